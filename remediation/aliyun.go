@@ -1,0 +1,330 @@
+package remediation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	config "github.com/alibabacloud-go/config-20200907/v3/client"
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
+	ecs "github.com/alibabacloud-go/ecs-20140526/v4/client"
+	util "github.com/alibabacloud-go/tea-utils/v2/service"
+	"github.com/alibabacloud-go/tea/tea"
+	"github.com/aliyun/credentials-go/credentials"
+)
+
+// Cloud implements ConfigAPI and ECSAPI over the real Alibaba Cloud SDK
+// clients for one set of credentials. Build one per FC invocation: FC hands
+// each invocation its own STS token, and a client must not sign another
+// invocation's calls with it.
+//
+// An SDK client is not safe for concurrent use (every call writes
+// client.Headers), so clients are pooled per endpoint and each call takes one
+// for itself.
+type Cloud struct {
+	cred           credentials.Credential
+	configHost     string
+	configProtocol string
+	ecsHost        string // "" = ecs.<region>.aliyuncs.com
+	ecsProtocol    string
+	configRegion   string
+	// CallTimeout bounds one call when the context allows more.
+	CallTimeout time.Duration
+
+	mu    sync.Mutex
+	pools map[string]*sync.Pool
+}
+
+// StaticCredential returns an access-key credential, or an STS one when
+// token is set.
+func StaticCredential(accessKeyID, accessKeySecret, token string) (credentials.Credential, error) {
+	typ := "access_key"
+	if token != "" {
+		typ = "sts"
+	}
+	return credentials.NewCredential(&credentials.Config{
+		Type:            tea.String(typ),
+		AccessKeyId:     tea.String(accessKeyID),
+		AccessKeySecret: tea.String(accessKeySecret),
+		SecurityToken:   tea.String(token),
+	})
+}
+
+// NewCloud returns the SDK adapter for the settings' endpoints.
+func NewCloud(cred credentials.Credential, s Settings) (*Cloud, error) {
+	if cred == nil {
+		return nil, errors.New("no credentials")
+	}
+	c := &Cloud{cred: cred, configRegion: s.ConfigRegion, CallTimeout: 10 * time.Second, pools: map[string]*sync.Pool{}}
+	var err error
+	if s.ConfigEndpoint != "" {
+		if c.configHost, c.configProtocol, err = SplitEndpoint(s.ConfigEndpoint); err != nil {
+			return nil, err
+		}
+	} else {
+		c.configHost, c.configProtocol = "config."+s.ConfigRegion+".aliyuncs.com", "https"
+	}
+	if s.ECSEndpoint != "" {
+		if c.ecsHost, c.ecsProtocol, err = SplitEndpoint(s.ECSEndpoint); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// ecsEndpoint returns the host and protocol of ECS in region.
+func (c *Cloud) ecsEndpoint(region string) (string, string) {
+	if c.ecsHost != "" {
+		return c.ecsHost, c.ecsProtocol
+	}
+	return "ecs." + region + ".aliyuncs.com", "https"
+}
+
+// take borrows a client for key out of its pool, building one with build
+// when the pool is empty; give it back with the returned function.
+func (c *Cloud) take(key string, build func() (any, error)) (any, func(), error) {
+	c.mu.Lock()
+	pool, ok := c.pools[key]
+	if !ok {
+		pool = &sync.Pool{}
+		c.pools[key] = pool
+	}
+	c.mu.Unlock()
+	cl := pool.Get()
+	if cl == nil {
+		var err error
+		if cl, err = build(); err != nil {
+			return nil, nil, fmt.Errorf("build SDK client for %s: %w", key, err)
+		}
+	}
+	return cl, func() { pool.Put(cl) }, nil
+}
+
+func (c *Cloud) sdkConfig(host, protocol, region string) *openapi.Config {
+	return &openapi.Config{
+		Credential: c.cred,
+		Endpoint:   tea.String(host),
+		Protocol:   tea.String(protocol),
+		RegionId:   tea.String(region),
+	}
+}
+
+// ecsClient borrows an ECS client for region.
+func (c *Cloud) ecsClient(region string) (*ecs.Client, func(), error) {
+	host, proto := c.ecsEndpoint(region)
+	cl, done, err := c.take("ecs "+proto+"://"+host, func() (any, error) { return ecs.NewClient(c.sdkConfig(host, proto, region)) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl.(*ecs.Client), done, nil
+}
+
+// configClient borrows a Cloud Config client.
+func (c *Cloud) configClient() (*config.Client, func(), error) {
+	cl, done, err := c.take("config "+c.configProtocol+"://"+c.configHost, func() (any, error) {
+		return config.NewClient(c.sdkConfig(c.configHost, c.configProtocol, c.configRegion))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl.(*config.Client), done, nil
+}
+
+// timeoutSteps are the per-call timeouts used. The SDK keeps one HTTP client
+// per distinct timeout for the life of the process, so the remaining time is
+// rounded down to one of a few values instead of used as is.
+var timeoutSteps = []time.Duration{30 * time.Second, 20 * time.Second, 10 * time.Second, 5 * time.Second, 3 * time.Second,
+	2 * time.Second, time.Second, 500 * time.Millisecond, 250 * time.Millisecond, minCallTime}
+
+// runtime returns the SDK runtime options for a call under ctx: no SDK
+// retries (ours are in RetryPolicy) and a timeout that ends before ctx's
+// deadline.
+func (c *Cloud) runtime(ctx context.Context) (*util.RuntimeOptions, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := c.CallTimeout
+	if d, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(d))
+	}
+	for _, step := range timeoutSteps {
+		if step <= limit {
+			return &util.RuntimeOptions{
+				Autoretry:      tea.Bool(false),
+				ReadTimeout:    tea.Int(int(step / time.Millisecond)),
+				ConnectTimeout: tea.Int(5), // the SDK's dialer reads this in seconds
+				MaxIdleConns:   tea.Int(64),
+			}, nil
+		}
+	}
+	return nil, errNoTimeLeft
+}
+
+// apiError turns an SDK error into an *APIError; network errors stay as they
+// are (and are retried as such). Credentials never appear in SDK errors.
+func apiError(action string, err error) error {
+	var se *tea.SDKError
+	if errors.As(err, &se) && se.Code != nil && tea.IntValue(se.StatusCode) != 0 {
+		msg := tea.StringValue(se.Message)
+		return &APIError{Action: action, Code: tea.StringValue(se.Code), StatusCode: tea.IntValue(se.StatusCode), Message: msg, Err: err}
+	}
+	return fmt.Errorf("%s: %w", action, err)
+}
+
+// GetDiscoveredResource implements ConfigAPI.
+func (c *Cloud) GetDiscoveredResource(ctx context.Context, region, resourceID, resourceType string) (*DiscoveredResource, error) {
+	const action = "GetDiscoveredResource"
+	rt, err := c.runtime(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	cl, done, err := c.configClient()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	resp, err := cl.GetDiscoveredResourceWithOptions(&config.GetDiscoveredResourceRequest{
+		Region: tea.String(region), ResourceId: tea.String(resourceID), ResourceType: tea.String(resourceType),
+	}, rt)
+	if err != nil {
+		return nil, apiError(action, err)
+	}
+	if resp.Body == nil || resp.Body.DiscoveredResourceDetail == nil {
+		return nil, &APIError{Action: action, Code: "ResourceNotExist", StatusCode: int(tea.Int32Value(resp.StatusCode)), Message: "the answer has no DiscoveredResourceDetail"}
+	}
+	d := resp.Body.DiscoveredResourceDetail
+	res := &DiscoveredResource{
+		ResourceID:    tea.StringValue(d.ResourceId),
+		Region:        tea.StringValue(d.Region),
+		ResourceType:  tea.StringValue(d.ResourceType),
+		Deleted:       d.ResourceDeleted != nil && *d.ResourceDeleted == 0,
+		Configuration: []byte(tea.StringValue(d.Configuration)),
+		Tags:          map[string][]string{},
+	}
+	if t := tea.StringValue(d.Tags); t != "" {
+		// Tags is a JSON string: {"key":["value", ...]}. A malformed one is
+		// not fatal: the configuration document carries the tags too.
+		_ = json.Unmarshal([]byte(t), &res.Tags)
+	}
+	return res, nil
+}
+
+// describeParams is DescribeSecurityGroupAttribute as the typed client sends
+// it, but with the body handed back unread (BodyType binary).
+var describeParams = &openapi.Params{
+	Action: tea.String("DescribeSecurityGroupAttribute"), Version: tea.String("2014-05-26"),
+	Protocol: tea.String("HTTPS"), Pathname: tea.String("/"), Method: tea.String("POST"), AuthType: tea.String("AK"),
+	Style: tea.String("RPC"), ReqBodyType: tea.String("formData"), BodyType: tea.String("binary"),
+}
+
+// DescribeSecurityGroupAttribute implements ECSAPI. The body is decoded once,
+// straight into Rules: the typed call decodes every response twice, which
+// dominates the CPU time of a 1000-rule page.
+func (c *Cloud) DescribeSecurityGroupAttribute(ctx context.Context, region, groupID, nextToken string) (RulePage, error) {
+	const action = "DescribeSecurityGroupAttribute"
+	rt, err := c.runtime(ctx)
+	if err != nil {
+		return RulePage{}, fmt.Errorf("%s: %w", action, err)
+	}
+	cl, done, err := c.ecsClient(region)
+	if err != nil {
+		return RulePage{}, err
+	}
+	defer done()
+	q := map[string]*string{
+		"RegionId": tea.String(region), "SecurityGroupId": tea.String(groupID),
+		"Direction": tea.String("ingress"), "MaxResults": tea.String("1000"),
+	}
+	if nextToken != "" {
+		q["NextToken"] = tea.String(nextToken)
+	}
+	resp, err := cl.CallApi(describeParams, &openapi.OpenApiRequest{Query: q}, rt)
+	if err != nil {
+		return RulePage{}, apiError(action, err)
+	}
+	body, ok := resp["body"].(io.ReadCloser)
+	if !ok {
+		return RulePage{}, fmt.Errorf("%s: the SDK returned no body", action)
+	}
+	defer body.Close()
+	var page struct {
+		NextToken   string `json:"NextToken"`
+		Permissions struct {
+			Permission []Rule `json:"Permission"`
+		} `json:"Permissions"`
+	}
+	if err := json.NewDecoder(body).Decode(&page); err != nil {
+		return RulePage{}, fmt.Errorf("%s: read response: %w", action, err)
+	}
+	return RulePage{Rules: page.Permissions.Permission, NextToken: page.NextToken}, nil
+}
+
+// RevokeSecurityGroup implements ECSAPI.
+func (c *Cloud) RevokeSecurityGroup(ctx context.Context, region, groupID string, ruleIDs []string) error {
+	const action = "RevokeSecurityGroup"
+	if len(ruleIDs) == 0 || len(ruleIDs) > maxIDsPerCall {
+		return fmt.Errorf("%s %s: %d rule IDs, want 1 to %d", action, groupID, len(ruleIDs), maxIDsPerCall)
+	}
+	rt, err := c.runtime(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	cl, done, err := c.ecsClient(region)
+	if err != nil {
+		return err
+	}
+	defer done()
+	_, err = cl.RevokeSecurityGroupWithOptions(&ecs.RevokeSecurityGroupRequest{
+		RegionId: tea.String(region), SecurityGroupId: tea.String(groupID), SecurityGroupRuleId: tea.StringSlice(ruleIDs),
+	}, rt)
+	if err != nil {
+		return apiError(action, err)
+	}
+	return nil
+}
+
+// AuthorizeSecurityGroup implements ECSAPI.
+func (c *Cloud) AuthorizeSecurityGroup(ctx context.Context, region, groupID string, rules []Rule) error {
+	const action = "AuthorizeSecurityGroup"
+	if len(rules) == 0 || len(rules) > maxIDsPerCall {
+		return fmt.Errorf("%s %s: %d rules, want 1 to %d", action, groupID, len(rules), maxIDsPerCall)
+	}
+	rt, err := c.runtime(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	cl, done, err := c.ecsClient(region)
+	if err != nil {
+		return err
+	}
+	defer done()
+	opt := func(v string) *string {
+		if v == "" {
+			return nil
+		}
+		return tea.String(v)
+	}
+	perms := make([]*ecs.AuthorizeSecurityGroupRequestPermissions, len(rules))
+	for i, r := range rules {
+		perms[i] = &ecs.AuthorizeSecurityGroupRequestPermissions{
+			Policy: opt(r.Policy), Priority: tea.String(strconv.Itoa(r.Priority.Effective())),
+			IpProtocol: opt(r.IpProtocol), PortRange: opt(r.PortRange),
+			SourceCidrIp: opt(r.SourceCidrIp), Ipv6SourceCidrIp: opt(r.Ipv6SourceCidrIp),
+			SourceGroupId: opt(r.SourceGroupId), SourcePrefixListId: opt(r.SourcePrefixListId),
+			SourcePortRange: opt(r.SourcePortRange), DestCidrIp: opt(r.DestCidrIp), Ipv6DestCidrIp: opt(r.Ipv6DestCidrIp),
+			NicType: opt(r.NicType), Description: opt(r.Description),
+		}
+	}
+	_, err = cl.AuthorizeSecurityGroupWithOptions(&ecs.AuthorizeSecurityGroupRequest{
+		RegionId: tea.String(region), SecurityGroupId: tea.String(groupID), Permissions: perms,
+	}, rt)
+	if err != nil {
+		return apiError(action, err)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package remediation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ConfigAPI is the Cloud Config call the remediation makes.
+type ConfigAPI interface {
+	GetDiscoveredResource(ctx context.Context, region, resourceID, resourceType string) (*DiscoveredResource, error)
+}
+
+// DiscoveredResource is the part of GetDiscoveredResource's answer we use.
+type DiscoveredResource struct {
+	ResourceID    string
+	Region        string
+	ResourceType  string
+	Deleted       bool                // ResourceDeleted == 0
+	Tags          map[string][]string // from the Tags JSON string
+	Configuration []byte              // the Configuration JSON string
+}
+
+// ECSAPI is the set of ECS calls the remediation and restore make. Every call
+// names the region because ECS endpoints are regional.
+type ECSAPI interface {
+	// DescribeSecurityGroupAttribute returns one page of the group's ingress
+	// rules (Direction=ingress, MaxResults=1000).
+	DescribeSecurityGroupAttribute(ctx context.Context, region, groupID, nextToken string) (RulePage, error)
+	// RevokeSecurityGroup revokes ingress rules by SecurityGroupRuleId.N
+	// (never by attributes, which match loosely). At most 100 IDs.
+	RevokeSecurityGroup(ctx context.Context, region, groupID string, ruleIDs []string) error
+	// AuthorizeSecurityGroup creates ingress rules (Permissions.N). At most 100.
+	AuthorizeSecurityGroup(ctx context.Context, region, groupID string, rules []Rule) error
+}
+
+// RulePage is one page of DescribeSecurityGroupAttribute.
+type RulePage struct {
+	Rules     []Rule
+	NextToken string
+}
+
+// APIActions are the RAM actions of every call the remediation makes; the
+// Terraform policy grants exactly these (a test compares the two).
+// RestrictActions are added when ALLOWED_CIDRS is set.
+var (
+	APIActions      = []string{"config:GetDiscoveredResource", "ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"}
+	RestrictActions = []string{"ecs:AuthorizeSecurityGroup"}
+)
+
+// APIError is an error answer of a cloud API.
+type APIError struct {
+	Action     string
+	Code       string
+	Message    string
+	StatusCode int
+	Err        error // the SDK's error
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" && e.Err != nil {
+		msg = e.Err.Error()
+	}
+	return fmt.Sprintf("%s: %s (HTTP %d): %s", e.Action, e.Code, e.StatusCode, msg)
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// ErrorCode returns the API error code in err's chain, or "".
+func ErrorCode(err error) string {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return ""
+}
+
+func codeIn(err error, codes ...string) bool {
+	c := ErrorCode(err)
+	for _, want := range codes {
+		if c == want {
+			return true
+		}
+	}
+	return false
+}
+
+// Error code groups from the contract (section 3).
+func isGroupGone(err error) bool { return codeIn(err, "InvalidSecurityGroupId.NotFound") }
+
+func isRuleGone(err error) bool {
+	return codeIn(err, "InvalidSecurityGroupRuleId.NotFound", "InvalidParam.SecurityGroupRuleId", "InvalidSecurityGroupRule.RuleNotExist")
+}
+
+func isManagedByProduct(err error) bool {
+	return codeIn(err, "InvalidOperation.ResourceManagedByCloudProduct")
+}
+
+func isConfigResourceUnknown(err error) bool {
+	return codeIn(err, "ResourceNotExist", "Invalid.ResourceId")
+}
+
+func isDuplicateRule(err error) bool {
+	return codeIn(err, "InvalidPermission.Duplicate", "InvalidSecurityGroupRule.RuleDuplicate")
+}
+
+// RetryClass says how an error is retried.
+type RetryClass int
+
+const (
+	NoRetry        RetryClass = iota // other 4xx, bad input, deadline
+	RetryThrottled                   // retried until the deadline
+	RetryTransient                   // retried a few times
+)
+
+// Classify is the retry policy's decision on one error: Throttling* until the
+// deadline; ServiceUnavailable, InternalError, HTTP 5xx and network errors a
+// few times; everything else never.
+func Classify(err error) RetryClass {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNoTimeLeft) {
+		return NoRetry
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return RetryTransient // network error: no answer at all
+	}
+	switch {
+	case strings.HasPrefix(ae.Code, "Throttling"), ae.StatusCode == http.StatusTooManyRequests:
+		return RetryThrottled
+	case ae.Code == "ServiceUnavailable", ae.Code == "InternalError", ae.StatusCode >= 500:
+		return RetryTransient
+	}
+	return NoRetry
+}
+
+// RetryPolicy is exponential backoff with full jitter.
+type RetryPolicy struct {
+	Base              time.Duration // first backoff ceiling
+	Ceiling           time.Duration // largest backoff ceiling
+	TransientAttempts int           // attempts in all for RetryTransient errors
+}
+
+// DefaultRetryPolicy grows from 100 ms to 3 s; transient errors get 4 attempts.
+var DefaultRetryPolicy = RetryPolicy{Base: 100 * time.Millisecond, Ceiling: 3 * time.Second, TransientAttempts: 4}
+
+// Backoff returns the wait before retry number n (1 = first retry): a uniform
+// draw in [0, min(Ceiling, Base*2^(n-1))). r is a number in [0, 1).
+func (p RetryPolicy) Backoff(n int, r float64) time.Duration {
+	limit := p.Ceiling
+	if n < 32 {
+		if d := p.Base << (n - 1); d > 0 && d < limit {
+			limit = d
+		}
+	}
+	return time.Duration(r * float64(limit))
+}
+
+// errNoTimeLeft is returned instead of starting a call inside the reserve.
+var errNoTimeLeft = errors.New("no time left before the invocation deadline reserve")
+
+// minCallTime is the least time a call is started with.
+const minCallTime = 100 * time.Millisecond
+
+// Do runs call until it succeeds, fails for good, or the context's deadline
+// (the cutoff before the reserve) would be passed. The context's deadline
+// is the point no call may run past; adapters derive their timeouts from it.
+func (p RetryPolicy) Do(ctx context.Context, call func(context.Context) error) error {
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < minCallTime {
+			return errNoTimeLeft
+		}
+		err := call(ctx)
+		class := Classify(err)
+		if class == NoRetry || class == RetryTransient && n >= p.TransientAttempts {
+			return err
+		}
+		wait := p.Backoff(n, rand.Float64())
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+minCallTime {
+			return fmt.Errorf("giving up after %d attempts, deadline near: %w", n, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("giving up after %d attempts: %w", n, err)
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package remediation
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Rule is one security group rule with the field names the ECS API uses, so
+// that it decodes from a Config configuration document, from
+// DescribeSecurityGroupAttribute, and from a backup line alike.
+type Rule struct {
+	SecurityGroupRuleId string   `json:"SecurityGroupRuleId"`
+	Direction           string   `json:"Direction"`
+	Policy              string   `json:"Policy"`
+	Priority            Priority `json:"Priority"`
+	IpProtocol          string   `json:"IpProtocol"`
+	PortRange           string   `json:"PortRange"`
+	SourceCidrIp        string   `json:"SourceCidrIp,omitempty"`
+	Ipv6SourceCidrIp    string   `json:"Ipv6SourceCidrIp,omitempty"`
+	SourceGroupId       string   `json:"SourceGroupId,omitempty"`
+	SourcePrefixListId  string   `json:"SourcePrefixListId,omitempty"`
+	SourcePortRange     string   `json:"SourcePortRange"`
+	DestCidrIp          string   `json:"DestCidrIp,omitempty"`
+	Ipv6DestCidrIp      string   `json:"Ipv6DestCidrIp,omitempty"`
+	NicType             string   `json:"NicType"`
+	Description         string   `json:"Description"`
+	CreateTime          string   `json:"CreateTime,omitempty"`
+}
+
+// Priority is a rule priority, 1 (highest) to 100. The APIs write it as a
+// number or as a string; both decode. Zero means "not given", which ECS
+// treats as 1.
+type Priority int
+
+// UnmarshalJSON accepts 1, "1", "" and null.
+func (p *Priority) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*p = 0
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		return p.parse(s)
+	}
+	return p.parse(string(b))
+}
+
+func (p *Priority) parse(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		*p = 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		// Config documents may carry 1.0; accept integral floats only.
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int(f)) {
+			return fmt.Errorf("invalid priority %q", s)
+		}
+		n = int(f)
+	}
+	*p = Priority(n)
+	return nil
+}
+
+// Effective is the priority ECS applies: an absent priority is 1.
+func (p Priority) Effective() int {
+	if p <= 0 {
+		return 1
+	}
+	return int(p)
+}
+
+const (
+	internetV4 = "0.0.0.0/0"
+	internetV6 = "::/0"
+)
+
+// policy returns "accept" or "drop" ("" means Accept).
+func (r *Rule) policy() string {
+	p := strings.ToLower(strings.TrimSpace(r.Policy))
+	if p == "" {
+		return "accept"
+	}
+	return p
+}
+
+func (r *Rule) protocol() string { return strings.ToLower(strings.TrimSpace(r.IpProtocol)) }
+
+func (r *Rule) ingress() bool { return strings.EqualFold(strings.TrimSpace(r.Direction), "ingress") }
+
+// internetSource names the whole-internet source of the rule ("0.0.0.0/0" or
+// "::/0"), or "" when the source is narrower or not a CIDR.
+func (r *Rule) internetSource() string {
+	switch {
+	case strings.TrimSpace(r.SourceCidrIp) == internetV4:
+		return internetV4
+	case strings.TrimSpace(r.Ipv6SourceCidrIp) == internetV6:
+		return internetV6
+	}
+	return ""
+}
+
+// Source is a short description of the rule's source for reports.
+func (r *Rule) Source() string {
+	for _, s := range []string{r.SourceCidrIp, r.Ipv6SourceCidrIp, r.SourceGroupId, r.SourcePrefixListId} {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// sameRule reports whether ECS would treat a and b as the same rule: equal
+// policy, priority, protocol, ports, source and NIC type. The description
+// does not count.
+func sameRule(a, b *Rule) bool {
+	nic := func(r *Rule) string {
+		if r.NicType == "" {
+			return "intranet"
+		}
+		return strings.ToLower(r.NicType)
+	}
+	return a.policy() == b.policy() &&
+		a.Priority.Effective() == b.Priority.Effective() &&
+		a.protocol() == b.protocol() &&
+		a.PortRange == b.PortRange &&
+		a.SourceCidrIp == b.SourceCidrIp &&
+		a.Ipv6SourceCidrIp == b.Ipv6SourceCidrIp &&
+		a.SourceGroupId == b.SourceGroupId &&
+		a.SourcePrefixListId == b.SourcePrefixListId &&
+		normSourcePorts(a.SourcePortRange) == normSourcePorts(b.SourcePortRange) &&
+		nic(a) == nic(b)
+}
+
+// normSourcePorts treats an absent source port range as "any".
+func normSourcePorts(s string) string {
+	if s == "" {
+		return "-1/-1"
+	}
+	return s
+}

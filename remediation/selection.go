@@ -1,0 +1,158 @@
+package remediation
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/jmespath/go-jmespath"
+)
+
+// CandidateExpr selects, from a security group's configuration document as
+// Cloud Config records it, the ingress rules whose source is the whole
+// internet (0.0.0.0/0 or ::/0), Accept and Drop alike: the Accept rules are
+// the candidates, the Drop rules may shadow them. Both shapes seen in the wild
+// are accepted: "Permissions": {"Permission": [...]} and "Permissions": [...]
+// (on an array, Permissions.Permission is null, so || falls through).
+//
+// Policy, protocol, port ranges and priority are judged in Go by Decide:
+// JMESPath has no case folding and no arithmetic.
+const CandidateExpr = `(Permissions.Permission || Permissions)[?Direction == 'ingress' && (SourceCidrIp == '0.0.0.0/0' || Ipv6SourceCidrIp == '::/0')]`
+
+// GroupConfig is what the remediation needs from a configuration document.
+type GroupConfig struct {
+	SecurityGroupId string
+	ServiceManaged  bool
+	Tags            map[string][]string
+	Candidates      []Rule // the rules CandidateExpr selects
+}
+
+// Selector evaluates CandidateExpr. It is safe for concurrent use.
+type Selector struct{ expr *jmespath.JMESPath }
+
+// NewSelector compiles CandidateExpr.
+func NewSelector() (*Selector, error) {
+	e, err := jmespath.Compile(CandidateExpr)
+	if err != nil {
+		return nil, fmt.Errorf("compile candidate expression: %w", err)
+	}
+	return &Selector{expr: e}, nil
+}
+
+// ParseConfiguration decodes a configuration document (the JSON string in
+// GetDiscoveredResource's Configuration) and selects the candidate rules.
+func (s *Selector) ParseConfiguration(doc []byte) (*GroupConfig, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var root any
+	if err := dec.Decode(&root); err != nil {
+		return nil, fmt.Errorf("configuration is not JSON: %w", err)
+	}
+	obj, ok := root.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("configuration is not a JSON object")
+	}
+	found, err := s.expr.Search(obj)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate candidate expression: %w", err)
+	}
+	cfg := &GroupConfig{
+		SecurityGroupId: str(obj["SecurityGroupId"]),
+		ServiceManaged:  boolish(obj["ServiceManaged"]),
+		Tags:            configTags(obj["Tags"]),
+	}
+	list, _ := found.([]any)
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		r, err := ruleFromMap(m)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", str(m["SecurityGroupRuleId"]), err)
+		}
+		cfg.Candidates = append(cfg.Candidates, r)
+	}
+	return cfg, nil
+}
+
+// ruleFromMap converts a decoded JSON object into a Rule without a second
+// round trip through encoding/json.
+func ruleFromMap(m map[string]any) (Rule, error) {
+	r := Rule{
+		SecurityGroupRuleId: str(m["SecurityGroupRuleId"]),
+		Direction:           str(m["Direction"]),
+		Policy:              str(m["Policy"]),
+		IpProtocol:          str(m["IpProtocol"]),
+		PortRange:           str(m["PortRange"]),
+		SourceCidrIp:        str(m["SourceCidrIp"]),
+		Ipv6SourceCidrIp:    str(m["Ipv6SourceCidrIp"]),
+		SourceGroupId:       str(m["SourceGroupId"]),
+		SourcePrefixListId:  str(m["SourcePrefixListId"]),
+		SourcePortRange:     str(m["SourcePortRange"]),
+		DestCidrIp:          str(m["DestCidrIp"]),
+		Ipv6DestCidrIp:      str(m["Ipv6DestCidrIp"]),
+		NicType:             str(m["NicType"]),
+		Description:         str(m["Description"]),
+		CreateTime:          str(m["CreateTime"]),
+	}
+	if err := r.Priority.parse(str(m["Priority"])); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// str renders a JSON scalar as a string ("" for null, objects and arrays).
+func str(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case json.Number:
+		return t.String()
+	case bool:
+		if t {
+			return "true"
+		}
+		return "false"
+	}
+	return ""
+}
+
+func boolish(v any) bool {
+	switch t := v.(type) {
+	case bool:
+		return t
+	case string:
+		return strings.EqualFold(t, "true")
+	}
+	return false
+}
+
+// configTags reads the ECS tag shape {"Tag":[{"TagKey","TagValue"}]} (or a
+// bare list of such objects) into key -> values.
+func configTags(v any) map[string][]string {
+	if m, ok := v.(map[string]any); ok {
+		v = m["Tag"]
+	}
+	list, _ := v.([]any)
+	tags := map[string][]string{}
+	for _, item := range list {
+		t, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		k := str(t["TagKey"])
+		if k == "" {
+			k = str(t["Key"])
+		}
+		val := str(t["TagValue"])
+		if val == "" {
+			val = str(t["Value"])
+		}
+		if k != "" {
+			tags[k] = append(tags[k], val)
+		}
+	}
+	return tags
+}
