@@ -29,17 +29,18 @@ func Decide(rules []Rule, risky PortSet) []Decision {
 		}
 	}
 	var out []Decision
+	riskyText := risky.String()
 	for i := range rules {
 		r := &rules[i]
 		if !r.ingress() || r.internetSource() == "" {
 			continue
 		}
-		out = append(out, decideOne(r, drops, risky))
+		out = append(out, decideOne(r, drops, risky, riskyText))
 	}
 	return out
 }
 
-func decideOne(r *Rule, drops []*Rule, risky PortSet) Decision {
+func decideOne(r *Rule, drops []*Rule, risky PortSet, riskyText string) Decision {
 	src := r.internetSource()
 	keep := func(format string, args ...any) Decision {
 		return Decision{Rule: *r, Reason: fmt.Sprintf(format, args...)}
@@ -66,7 +67,7 @@ func decideOne(r *Rule, drops []*Rule, risky PortSet) Decision {
 	}
 	hit := risky.intersect(lo, hi)
 	if len(hit) == 0 {
-		return keep("port range %s includes no risky port (%s)", r.PortRange, risky)
+		return keep("port range %s includes no risky port (%s)", r.PortRange, riskyText)
 	}
 	var exposed, blockedBy []string
 	for _, proto := range protos {

@@ -1,9 +1,9 @@
 package remediation
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jmespath/go-jmespath"
@@ -43,10 +43,10 @@ func NewSelector() (*Selector, error) {
 // ParseConfiguration decodes a configuration document (the JSON string in
 // GetDiscoveredResource's Configuration) and selects the candidate rules.
 func (s *Selector) ParseConfiguration(doc []byte) (*GroupConfig, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
+	// One pass with Unmarshal: a Decoder scans the value once to find its
+	// end and then again to decode it.
 	var root any
-	if err := dec.Decode(&root); err != nil {
+	if err := json.Unmarshal(doc, &root); err != nil {
 		return nil, fmt.Errorf("configuration is not JSON: %w", err)
 	}
 	obj, ok := root.(map[string]any)
@@ -108,8 +108,8 @@ func str(v any) string {
 	switch t := v.(type) {
 	case string:
 		return t
-	case json.Number:
-		return t.String()
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
 	case bool:
 		if t {
 			return "true"

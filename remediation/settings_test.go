@@ -1,0 +1,88 @@
+package remediation
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadSettingsDefaults(t *testing.T) {
+	s, err := LoadSettings(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RiskyPorts.String() != "22,3306,3389" || s.DryRun || s.ExemptKey != "sg-remediation" || s.ExemptValue != "exempt" ||
+		s.ConfigRegion != "cn-shanghai" || s.MaxConcurrency != 8 || len(s.AllowedCIDRs) != 0 || s.ConfigEndpoint != "" || s.ECSEndpoint != "" {
+		t.Errorf("defaults = %+v", s)
+	}
+}
+
+func TestLoadSettings(t *testing.T) {
+	s, err := LoadSettings(envOf(map[string]string{
+		"RISKY_PORTS": "22,1433-1434", "DRY_RUN": "TRUE", "EXEMPT_TAG": "keep", "CONFIG_REGION": "ap-southeast-1",
+		"CONFIG_ENDPOINT": "http://127.0.0.1:9000", "ECS_ENDPOINT": "127.0.0.1:9001", "MAX_CONCURRENCY": "64",
+		"ALLOWED_CIDRS": "203.0.113.0/24, 2001:db8::/32,198.51.100.7",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RiskyPorts.String() != "22,1433-1434" || !s.DryRun || s.ExemptKey != "keep" || s.ExemptValue != "" || s.MaxConcurrency != 64 {
+		t.Errorf("got %+v", s)
+	}
+	if len(s.AllowedCIDRs) != 3 || s.AllowedCIDRs[2].String() != "198.51.100.7/32" {
+		t.Errorf("allowed = %v", s.AllowedCIDRs)
+	}
+	if !s.exempt(map[string][]string{"keep": {"anything"}}) || s.exempt(map[string][]string{"other": {""}}) {
+		t.Error("key-only exemption")
+	}
+}
+
+func TestLoadSettingsErrors(t *testing.T) {
+	tests := map[string]map[string]string{
+		"RISKY_PORTS":     {"RISKY_PORTS": "22,99999"},
+		"DRY_RUN":         {"DRY_RUN": "maybe"},
+		"EXEMPT_TAG":      {"EXEMPT_TAG": "=x"},
+		"CONFIG_REGION":   {"CONFIG_REGION": "cn shanghai"},
+		"CONFIG_ENDPOINT": {"CONFIG_ENDPOINT": "ftp://x"},
+		"ECS_ENDPOINT":    {"ECS_ENDPOINT": "http://"},
+		"MAX_CONCURRENCY": {"MAX_CONCURRENCY": "65"},
+		"ALLOWED_CIDRS":   {"ALLOWED_CIDRS": "10.0.0.0/8,0.0.0.0/0"},
+	}
+	for name, env := range tests {
+		_, err := LoadSettings(envOf(env))
+		if err == nil || !errors.Is(err, ErrBadSetting) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	_, err := LoadSettings(envOf(map[string]string{"MAX_CONCURRENCY": "0", "DRY_RUN": "x"}))
+	if err == nil || !strings.Contains(err.Error(), "MAX_CONCURRENCY") || !strings.Contains(err.Error(), "DRY_RUN") {
+		t.Errorf("want both errors reported: %v", err)
+	}
+}
+
+func TestParseAllowedCIDRs(t *testing.T) {
+	for _, bad := range []string{"0.0.0.0/0", "::/0", "10.0.0.0/33", "nope", "", " , ", "::ffff:10.0.0.0/104"} {
+		if _, err := ParseAllowedCIDRs(bad); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+	got, err := ParseAllowedCIDRs("10.1.2.3/8")
+	if err != nil || got[0].String() != "10.0.0.0/8" {
+		t.Errorf("masking: %v %v", got, err)
+	}
+}
+
+func TestSplitEndpoint(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"http://127.0.0.1:9000":           {"127.0.0.1:9000", "http"},
+		"https://ecs.example/":            {"ecs.example", "https"},
+		"config.cn-shanghai.aliyuncs.com": {"config.cn-shanghai.aliyuncs.com", "https"},
+	} {
+		h, p, err := SplitEndpoint(in)
+		if err != nil || h != want[0] || p != want[1] {
+			t.Errorf("%q: %s %s %v", in, h, p, err)
+		}
+	}
+}
