@@ -316,7 +316,7 @@ func (c *Cloud) AuthorizeSecurityGroup(ctx context.Context, region, groupID stri
 			IpProtocol: opt(r.IpProtocol), PortRange: opt(r.PortRange),
 			SourceCidrIp: opt(r.SourceCidrIp), Ipv6SourceCidrIp: opt(r.Ipv6SourceCidrIp),
 			SourceGroupId: opt(r.SourceGroupId), SourcePrefixListId: opt(r.SourcePrefixListId),
-			SourcePortRange: opt(r.SourcePortRange), DestCidrIp: opt(r.DestCidrIp), Ipv6DestCidrIp: opt(r.Ipv6DestCidrIp),
+			SourcePortRange: opt(anyPortsAsEmpty(r.SourcePortRange)), DestCidrIp: opt(r.DestCidrIp), Ipv6DestCidrIp: opt(r.Ipv6DestCidrIp),
 			NicType: opt(r.NicType), Description: opt(r.Description),
 		}
 	}
@@ -327,4 +327,13 @@ func (c *Cloud) AuthorizeSecurityGroup(ctx context.Context, region, groupID stri
 		return apiError(action, err)
 	}
 	return nil
+}
+
+// anyPortsAsEmpty drops a source port range of "-1/-1" (any), which ECS
+// rejects for TCP and UDP in AuthorizeSecurityGroup; absent means any.
+func anyPortsAsEmpty(s string) string {
+	if s == "-1/-1" {
+		return ""
+	}
+	return s
 }
