@@ -176,61 +176,94 @@ func apiError(action string, err error) error {
 	return fmt.Errorf("%s: %w", action, err)
 }
 
-// GetDiscoveredResource implements ConfigAPI.
+// GetDiscoveredResource implements ConfigAPI. Like Describe below, it
+// decodes the body once: the typed call decodes the long, escaped
+// Configuration string twice.
 func (c *Cloud) GetDiscoveredResource(ctx context.Context, region, resourceID, resourceType string) (*DiscoveredResource, error) {
 	const action = "GetDiscoveredResource"
-	rt, err := c.runtime(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", action, err)
-	}
 	cl, done, err := c.configClient()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	resp, err := cl.GetDiscoveredResourceWithOptions(&config.GetDiscoveredResourceRequest{
-		Region: tea.String(region), ResourceId: tea.String(resourceID), ResourceType: tea.String(resourceType),
-	}, rt)
-	if err != nil {
-		return nil, apiError(action, err)
+	q := map[string]*string{"Region": tea.String(region), "ResourceId": tea.String(resourceID), "ResourceType": tea.String(resourceType)}
+	var body struct {
+		Detail *struct {
+			Region          string `json:"Region"`
+			ResourceID      string `json:"ResourceId"`
+			ResourceType    string `json:"ResourceType"`
+			ResourceDeleted *int   `json:"ResourceDeleted"`
+			Tags            string `json:"Tags"`
+			Configuration   string `json:"Configuration"`
+		} `json:"DiscoveredResourceDetail"`
 	}
-	if resp.Body == nil || resp.Body.DiscoveredResourceDetail == nil {
-		return nil, &APIError{Action: action, Code: "ResourceNotExist", StatusCode: int(tea.Int32Value(resp.StatusCode)), Message: "the answer has no DiscoveredResourceDetail"}
+	if err := c.callJSON(ctx, &cl.Client, getDiscoveredParams, q, &body); err != nil {
+		return nil, err
 	}
-	d := resp.Body.DiscoveredResourceDetail
+	if body.Detail == nil {
+		return nil, &APIError{Action: action, Code: "ResourceNotExist", StatusCode: 200, Message: "the answer has no DiscoveredResourceDetail"}
+	}
+	d := body.Detail
 	res := &DiscoveredResource{
-		ResourceID:    tea.StringValue(d.ResourceId),
-		Region:        tea.StringValue(d.Region),
-		ResourceType:  tea.StringValue(d.ResourceType),
+		ResourceID:    d.ResourceID,
+		Region:        d.Region,
+		ResourceType:  d.ResourceType,
 		Deleted:       d.ResourceDeleted != nil && *d.ResourceDeleted == 0,
-		Configuration: []byte(tea.StringValue(d.Configuration)),
+		Configuration: []byte(d.Configuration),
 		Tags:          map[string][]string{},
 	}
-	if t := tea.StringValue(d.Tags); t != "" {
+	if d.Tags != "" {
 		// Tags is a JSON string: {"key":["value", ...]}. A malformed one is
 		// not fatal: the configuration document carries the tags too.
-		_ = json.Unmarshal([]byte(t), &res.Tags)
+		_ = json.Unmarshal([]byte(d.Tags), &res.Tags)
 	}
 	return res, nil
 }
 
-// describeParams is DescribeSecurityGroupAttribute as the typed client sends
-// it, but with the body handed back unread (BodyType binary).
-var describeParams = &openapi.Params{
-	Action: tea.String("DescribeSecurityGroupAttribute"), Version: tea.String("2014-05-26"),
-	Protocol: tea.String("HTTPS"), Pathname: tea.String("/"), Method: tea.String("POST"), AuthType: tea.String("AK"),
-	Style: tea.String("RPC"), ReqBodyType: tea.String("formData"), BodyType: tea.String("binary"),
+// rpc returns the parameters of an RPC-style action as the typed clients
+// send it, but with the body handed back unread (BodyType binary).
+func rpc(action, version, method string) *openapi.Params {
+	return &openapi.Params{
+		Action: tea.String(action), Version: tea.String(version),
+		Protocol: tea.String("HTTPS"), Pathname: tea.String("/"), Method: tea.String(method), AuthType: tea.String("AK"),
+		Style: tea.String("RPC"), ReqBodyType: tea.String("formData"), BodyType: tea.String("binary"),
+	}
+}
+
+var (
+	getDiscoveredParams = rpc("GetDiscoveredResource", "2020-09-07", "GET")
+	describeParams      = rpc("DescribeSecurityGroupAttribute", "2014-05-26", "POST")
+)
+
+// callJSON makes one call and decodes the JSON body once, straight into out.
+func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, params *openapi.Params, query map[string]*string, out any) error {
+	action := tea.StringValue(params.Action)
+	rt, err := c.runtime(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	resp, err := cl.CallApi(params, &openapi.OpenApiRequest{Query: query}, rt)
+	if err != nil {
+		return apiError(action, err)
+	}
+	body, ok := resp["body"].(io.ReadCloser)
+	if !ok {
+		return fmt.Errorf("%s: the SDK returned no body", action)
+	}
+	defer body.Close()
+	if err := json.NewDecoder(body).Decode(out); err != nil {
+		return fmt.Errorf("%s: read response: %w", action, err)
+	}
+	// Drain what the decoder left (a trailing newline) so that the
+	// connection goes back to the pool instead of being closed.
+	_, _ = io.Copy(io.Discard, body)
+	return nil
 }
 
 // DescribeSecurityGroupAttribute implements ECSAPI. The body is decoded once,
 // straight into Rules: the typed call decodes every response twice, which
 // dominates the CPU time of a 1000-rule page.
 func (c *Cloud) DescribeSecurityGroupAttribute(ctx context.Context, region, groupID, nextToken string) (RulePage, error) {
-	const action = "DescribeSecurityGroupAttribute"
-	rt, err := c.runtime(ctx)
-	if err != nil {
-		return RulePage{}, fmt.Errorf("%s: %w", action, err)
-	}
 	cl, done, err := c.ecsClient(region)
 	if err != nil {
 		return RulePage{}, err
@@ -243,23 +276,14 @@ func (c *Cloud) DescribeSecurityGroupAttribute(ctx context.Context, region, grou
 	if nextToken != "" {
 		q["NextToken"] = tea.String(nextToken)
 	}
-	resp, err := cl.CallApi(describeParams, &openapi.OpenApiRequest{Query: q}, rt)
-	if err != nil {
-		return RulePage{}, apiError(action, err)
-	}
-	body, ok := resp["body"].(io.ReadCloser)
-	if !ok {
-		return RulePage{}, fmt.Errorf("%s: the SDK returned no body", action)
-	}
-	defer body.Close()
 	var page struct {
 		NextToken   string `json:"NextToken"`
 		Permissions struct {
 			Permission []Rule `json:"Permission"`
 		} `json:"Permissions"`
 	}
-	if err := json.NewDecoder(body).Decode(&page); err != nil {
-		return RulePage{}, fmt.Errorf("%s: read response: %w", action, err)
+	if err := c.callJSON(ctx, &cl.Client, describeParams, q, &page); err != nil {
+		return RulePage{}, err
 	}
 	return RulePage{Rules: page.Permissions.Permission, NextToken: page.NextToken}, nil
 }
