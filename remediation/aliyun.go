@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,7 +147,7 @@ var timeoutSteps = []time.Duration{30 * time.Second, 20 * time.Second, 10 * time
 // runtime returns the SDK runtime options for a call under ctx: no SDK
 // retries (ours are in RetryPolicy) and a timeout that ends before ctx's
 // deadline.
-func (c *Cloud) runtime(ctx context.Context) (*util.RuntimeOptions, error) {
+func (c *Cloud) runtime(ctx context.Context, host string) (*util.RuntimeOptions, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -159,6 +162,7 @@ func (c *Cloud) runtime(ctx context.Context) (*util.RuntimeOptions, error) {
 				ReadTimeout:    tea.Int(int(step / time.Millisecond)),
 				ConnectTimeout: tea.Int(5), // the SDK's dialer reads this in seconds
 				MaxIdleConns:   tea.Int(64),
+				NoProxy:        noProxy(host),
 			}, nil
 		}
 	}
@@ -238,7 +242,7 @@ var (
 // callJSON makes one call and decodes the JSON body once, straight into out.
 func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, params *openapi.Params, query map[string]*string, out any) error {
 	action := tea.StringValue(params.Action)
-	rt, err := c.runtime(ctx)
+	rt, err := c.runtime(ctx, tea.StringValue(cl.Endpoint))
 	if err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
@@ -294,7 +298,8 @@ func (c *Cloud) RevokeSecurityGroup(ctx context.Context, region, groupID string,
 	if len(ruleIDs) == 0 || len(ruleIDs) > maxIDsPerCall {
 		return fmt.Errorf("%s %s: %d rule IDs, want 1 to %d", action, groupID, len(ruleIDs), maxIDsPerCall)
 	}
-	rt, err := c.runtime(ctx)
+	host, _ := c.ecsEndpoint(region)
+	rt, err := c.runtime(ctx, host)
 	if err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
@@ -318,7 +323,8 @@ func (c *Cloud) AuthorizeSecurityGroup(ctx context.Context, region, groupID stri
 	if len(rules) == 0 || len(rules) > maxIDsPerCall {
 		return fmt.Errorf("%s %s: %d rules, want 1 to %d", action, groupID, len(rules), maxIDsPerCall)
 	}
-	rt, err := c.runtime(ctx)
+	host, _ := c.ecsEndpoint(region)
+	rt, err := c.runtime(ctx, host)
 	if err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
@@ -360,4 +366,18 @@ func anyPortsAsEmpty(s string) string {
 		return ""
 	}
 	return s
+}
+
+// noProxy keeps calls to a loopback endpoint (the emulator) off any
+// HTTP_PROXY from the environment, which the SDK otherwise applies to every
+// host.
+func noProxy(host string) *string {
+	h := host
+	if hp, _, err := net.SplitHostPort(host); err == nil {
+		h = hp
+	}
+	if a, err := netip.ParseAddr(strings.Trim(h, "[]")); (err == nil && a.IsLoopback()) || h == "localhost" {
+		return tea.String(host)
+	}
+	return nil
 }

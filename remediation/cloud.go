@@ -160,6 +160,25 @@ func (p RetryPolicy) Backoff(n int, r float64) time.Duration {
 	return time.Duration(r * float64(limit))
 }
 
+// unboundedThrottleAttempts bounds throttling retries when the context has
+// no deadline (about a minute at the default ceiling).
+const unboundedThrottleAttempts = 30
+
+// withDefaults fills zero fields from DefaultRetryPolicy, so that a zero
+// RetryPolicy never retries in a tight loop.
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.Base <= 0 {
+		p.Base = DefaultRetryPolicy.Base
+	}
+	if p.Ceiling < p.Base {
+		p.Ceiling = max(p.Base, DefaultRetryPolicy.Ceiling)
+	}
+	if p.TransientAttempts < 1 {
+		p.TransientAttempts = DefaultRetryPolicy.TransientAttempts
+	}
+	return p
+}
+
 // errNoTimeLeft is returned instead of starting a call inside the reserve.
 var errNoTimeLeft = errors.New("no time left before the invocation deadline reserve")
 
@@ -170,6 +189,8 @@ const minCallTime = 100 * time.Millisecond
 // (the cutoff before the reserve) would be passed. The context's deadline
 // is the point no call may run past; adapters derive their timeouts from it.
 func (p RetryPolicy) Do(ctx context.Context, call func(context.Context) error) error {
+	p = p.withDefaults()
+	_, bounded := ctx.Deadline()
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -181,6 +202,11 @@ func (p RetryPolicy) Do(ctx context.Context, call func(context.Context) error) e
 		class := Classify(err)
 		if class == NoRetry || class == RetryTransient && n >= p.TransientAttempts {
 			return err
+		}
+		// Throttling is retried until the deadline; with no deadline (a
+		// command-line run) it gets a bounded number of attempts instead.
+		if !bounded && n >= unboundedThrottleAttempts {
+			return fmt.Errorf("giving up after %d throttled attempts: %w", n, err)
 		}
 		wait := p.Backoff(n, rand.Float64())
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+minCallTime {

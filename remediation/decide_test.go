@@ -162,3 +162,13 @@ func TestSameRule(t *testing.T) {
 		t.Error("different priority should differ")
 	}
 }
+
+func TestSameRuleCanonicalSources(t *testing.T) {
+	a := in("a", "tcp", "22/22", source("1.2.3.4/32"))
+	b := in("b", "tcp", "22/22", source("1.2.3.4"))
+	c := in("c", "tcp", "22/22", func(r *Rule) { r.SourceCidrIp, r.Ipv6SourceCidrIp = "", "2001:DB8::1/128" })
+	d := in("d", "tcp", "22/22", func(r *Rule) { r.SourceCidrIp, r.Ipv6SourceCidrIp = "", "2001:db8:0::1" })
+	if !sameRule(&a, &b) || !sameRule(&c, &d) {
+		t.Error("the same source written two ways should be one rule")
+	}
+}

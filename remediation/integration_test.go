@@ -652,3 +652,14 @@ func TestRestoreRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP_PROXY in the environment must not capture calls to a loopback
+// endpoint override (the emulator).
+func TestLoopbackEndpointIgnoresProxy(t *testing.T) {
+	e := newEnv(t, mixed("sg-web"))
+	t.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
+	t.Setenv("http_proxy", "http://127.0.0.1:1")
+	if _, err := e.run(t, "sg-web"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -294,10 +294,13 @@ func (r *Remediator) liveRules(ctx context.Context, res Resource) ([]Rule, error
 	return readLive(ctx, r.Retry, r.ecs, res.RegionID, res.ResourceID)
 }
 
+// maxPages bounds paging (a million rules), in case an API never ends it.
+const maxPages = 1000
+
 func readLive(ctx context.Context, retry RetryPolicy, ecs ECSAPI, region, groupID string) ([]Rule, error) {
 	var rules []Rule
 	token := ""
-	for {
+	for range maxPages {
 		var page RulePage
 		err := retry.Do(ctx, func(ctx context.Context) (err error) {
 			page, err = ecs.DescribeSecurityGroupAttribute(ctx, region, groupID, token)
@@ -312,6 +315,7 @@ func readLive(ctx context.Context, retry RetryPolicy, ecs ECSAPI, region, groupI
 		}
 		token = page.NextToken
 	}
+	return nil, fmt.Errorf("DescribeSecurityGroupAttribute %s: more than %d pages", groupID, maxPages)
 }
 
 // revoke revokes ids in calls of at most 100. A call with several IDs is all

@@ -95,3 +95,15 @@ func TestRetryDo(t *testing.T) {
 		t.Errorf("no time: err %v after %d calls", err, *n)
 	}
 }
+
+func TestRetryZeroPolicyAndNoDeadline(t *testing.T) {
+	throttle := &APIError{Code: "Throttling", StatusCode: 400}
+	n := 0
+	err := RetryPolicy{Base: time.Microsecond, Ceiling: time.Microsecond}.Do(context.Background(), func(context.Context) error { n++; return throttle })
+	if ErrorCode(err) != "Throttling" || n != unboundedThrottleAttempts {
+		t.Errorf("no deadline: %d attempts, err %v", n, err)
+	}
+	if p := (RetryPolicy{}).withDefaults(); p != DefaultRetryPolicy {
+		t.Errorf("zero policy = %+v", p)
+	}
+}

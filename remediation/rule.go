@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -133,8 +134,8 @@ func sameRule(a, b *Rule) bool {
 		a.Priority.Effective() == b.Priority.Effective() &&
 		a.protocol() == b.protocol() &&
 		a.PortRange == b.PortRange &&
-		a.SourceCidrIp == b.SourceCidrIp &&
-		a.Ipv6SourceCidrIp == b.Ipv6SourceCidrIp &&
+		canonicalCIDR(a.SourceCidrIp) == canonicalCIDR(b.SourceCidrIp) &&
+		canonicalCIDR(a.Ipv6SourceCidrIp) == canonicalCIDR(b.Ipv6SourceCidrIp) &&
 		a.SourceGroupId == b.SourceGroupId &&
 		a.SourcePrefixListId == b.SourcePrefixListId &&
 		normSourcePorts(a.SourcePortRange) == normSourcePorts(b.SourcePortRange) &&
@@ -145,6 +146,22 @@ func sameRule(a, b *Rule) bool {
 func normSourcePorts(s string) string {
 	if s == "" {
 		return "-1/-1"
+	}
+	return s
+}
+
+// canonicalCIDR writes a CIDR or address the way ECS does ("1.2.3.4" and
+// "1.2.3.4/32" are one source; IPv6 in lower case, compressed). Anything
+// that does not parse is compared as it is.
+func canonicalCIDR(s string) string {
+	if s == "" {
+		return ""
+	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked().String()
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()).String()
 	}
 	return s
 }
