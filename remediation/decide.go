@@ -28,7 +28,13 @@ func Decide(rules []Rule, risky PortSet) []Decision {
 			drops = append(drops, r)
 		}
 	}
-	var out []Decision
+	n := 0
+	for i := range rules {
+		if rules[i].ingress() && rules[i].internetSource() != "" {
+			n++
+		}
+	}
+	out := make([]Decision, 0, n)
 	riskyText := risky.String()
 	for i := range rules {
 		r := &rules[i]

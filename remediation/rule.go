@@ -87,14 +87,27 @@ const (
 
 // policy returns "accept" or "drop" ("" means Accept).
 func (r *Rule) policy() string {
-	p := strings.ToLower(strings.TrimSpace(r.Policy))
-	if p == "" {
-		return "accept"
-	}
-	return p
+	return lowerKnown(r.Policy, "accept", "accept", "drop")
 }
 
-func (r *Rule) protocol() string { return strings.ToLower(strings.TrimSpace(r.IpProtocol)) }
+func (r *Rule) protocol() string {
+	return lowerKnown(r.IpProtocol, "", "tcp", "udp", "all", "icmp", "gre", "icmpv6")
+}
+
+// lowerKnown lower-cases v (trimmed), without allocating for the known
+// values; empty gives def.
+func lowerKnown(v, def string, known ...string) string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return def
+	}
+	for _, k := range known {
+		if strings.EqualFold(v, k) {
+			return k
+		}
+	}
+	return strings.ToLower(v)
+}
 
 func (r *Rule) ingress() bool { return strings.EqualFold(strings.TrimSpace(r.Direction), "ingress") }
 

@@ -49,6 +49,11 @@ func (s *Selector) ParseConfiguration(doc []byte) (*GroupConfig, error) {
 	if err := json.Unmarshal(doc, &root); err != nil {
 		return nil, fmt.Errorf("configuration is not JSON: %w", err)
 	}
+	return s.Select(root)
+}
+
+// Select evaluates CandidateExpr on a decoded configuration document.
+func (s *Selector) Select(root any) (*GroupConfig, error) {
 	obj, ok := root.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("configuration is not a JSON object")
@@ -63,6 +68,7 @@ func (s *Selector) ParseConfiguration(doc []byte) (*GroupConfig, error) {
 		Tags:            configTags(obj["Tags"]),
 	}
 	list, _ := found.([]any)
+	cfg.Candidates = make([]Rule, 0, len(list))
 	for _, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
