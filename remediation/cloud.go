@@ -122,7 +122,9 @@ const (
 // deadline; ServiceUnavailable, InternalError, HTTP 5xx and network errors a
 // few times; everything else never.
 func Classify(err error) RetryClass {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNoTimeLeft) {
+	// A DeadlineExceeded here is a call's own timeout (net/http reports it
+	// so), a network error like any other; Do stops on the context's.
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, errNoTimeLeft) {
 		return NoRetry
 	}
 	var ae *APIError
@@ -199,6 +201,9 @@ func (p RetryPolicy) Do(ctx context.Context, call func(context.Context) error) e
 			return errNoTimeLeft
 		}
 		err := call(ctx)
+		if err != nil && ctx.Err() != nil {
+			return err
+		}
 		class := Classify(err)
 		if class == NoRetry || class == RetryTransient && n >= p.TransientAttempts {
 			return err

@@ -27,8 +27,26 @@ type Resource struct {
 	ResourceID   string `json:"resourceId"`
 	ResourceType string `json:"resourceType,omitempty"`
 	// Extra keeps the fields this package does not interpret
-	// (configRuleId, complianceType, ...) for logging.
-	Extra map[string]json.RawMessage `json:"extra,omitempty"`
+	// (configRuleId, complianceType, ...) for logging. They are written
+	// back at the top level, as Config sends them.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// MarshalJSON writes the resource as Config sends it, so that an encoded
+// event decodes to the same resources.
+func (r Resource) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(r.Extra)+4)
+	for k, v := range r.Extra {
+		m[k] = v
+	}
+	m["regionId"], m["resourceId"] = r.RegionID, r.ResourceID
+	if r.AccountID != "" {
+		m["accountId"] = r.AccountID
+	}
+	if r.ResourceType != "" {
+		m["resourceType"] = r.ResourceType
+	}
+	return json.Marshal(m)
 }
 
 // DecodeEvent decodes a Config remediation payload leniently: a JSON array of

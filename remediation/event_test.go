@@ -125,7 +125,8 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("round trip: %v (%s)", err, again)
 		}
 		for i := range got {
-			if back[i].ResourceID != got[i].ResourceID || back[i].RegionID != got[i].RegionID || back[i].AccountID != got[i].AccountID || back[i].ResourceType != got[i].ResourceType {
+			if back[i].ResourceID != got[i].ResourceID || back[i].RegionID != got[i].RegionID || back[i].AccountID != got[i].AccountID ||
+				back[i].ResourceType != got[i].ResourceType || len(back[i].Extra) != len(got[i].Extra) {
 				t.Fatalf("round trip changed %+v into %+v", got[i], back[i])
 			}
 		}

@@ -3,6 +3,7 @@ package remediation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -22,7 +23,8 @@ func TestClassify(t *testing.T) {
 		{errors.New("dial tcp: connection refused"), RetryTransient},
 		{&APIError{Code: "SignatureDoesNotMatch", StatusCode: 403}, NoRetry},
 		{&APIError{Code: "InvalidParam.SecurityGroupRuleId", StatusCode: 400}, NoRetry},
-		{context.DeadlineExceeded, NoRetry},
+		{context.Canceled, NoRetry},
+		{fmt.Errorf("Get: %w", context.DeadlineExceeded), RetryTransient}, // a call's own timeout
 		{errNoTimeLeft, NoRetry},
 		{nil, NoRetry},
 	}
