@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/alibabacloud-go/tea/tea"
+	"github.com/aliyun/credentials-go/credentials"
+
+	"github.com/sg-remediation/sg-remediation/remediation"
+)
+
+// Credentials outside FC (contract section 4).
+const (
+	envAccessKeyID     = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+	envAccessKeySecret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+	envSecurityToken   = "ALIBABA_CLOUD_SECURITY_TOKEN"
+)
+
+// credential returns the command-line tool's credentials: the
+// ALIBABA_CLOUD_* variables of c's environment when set, else the rest of
+// the credentials-go default chain (profile files, OIDC, the ECS RAM role
+// when ALIBABA_CLOUD_ECS_METADATA is set). The chain is resolved once, here,
+// so that a missing credential is reported before any cloud call, and
+// wrapped as a static credential: the chain's provider is not safe for
+// concurrent use by the remediation's workers.
+func (c *cli) credential() (credentials.Credential, error) {
+	ak, secret := c.getenv(envAccessKeyID), c.getenv(envAccessKeySecret)
+	if ak != "" || secret != "" {
+		if ak == "" || secret == "" {
+			return nil, fmt.Errorf("set both %s and %s", envAccessKeyID, envAccessKeySecret)
+		}
+		return remediation.StaticCredential(ak, secret, c.getenv(envSecurityToken))
+	}
+	chain, err := credentials.NewCredential(nil)
+	if err == nil {
+		var cm *credentials.CredentialModel
+		if cm, err = chain.GetCredential(); err == nil {
+			if cm == nil || tea.StringValue(cm.AccessKeyId) == "" {
+				err = errors.New("the chain gave an empty credential")
+			} else {
+				return remediation.StaticCredential(tea.StringValue(cm.AccessKeyId), tea.StringValue(cm.AccessKeySecret), tea.StringValue(cm.SecurityToken))
+			}
+		}
+	}
+	return nil, fmt.Errorf("no credentials: set %s and %s (and %s for STS credentials) or configure a credentials profile (%v)",
+		envAccessKeyID, envAccessKeySecret, envSecurityToken, err)
+}
+
+// logTo returns the JSON logger of a command (the function's log lines,
+// backups included): to path when set ("-" is stdout), else to stderr. The
+// close function closes the file.
+func (c *cli) logTo(path string) (*slog.Logger, func() error, error) {
+	var w io.Writer = c.stderr
+	closeFn := func() error { return nil }
+	switch path {
+	case "":
+	case "-":
+		w = c.stdout
+	default:
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, closeFn = f, f.Close
+	}
+	return slog.New(slog.NewJSONHandler(w, nil)), closeFn, nil
+}
+
+// readInput reads a file, or stdin for "-", refusing more than limit bytes.
+func (c *cli) readInput(path string, limit int64) ([]byte, error) {
+	var r io.Reader
+	if path == "-" {
+		r = c.stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
