@@ -12,6 +12,7 @@ require (
 	github.com/aliyun/credentials-go v1.3.10
 	github.com/aliyun/fc-runtime-go-sdk v0.3.1
 	github.com/jmespath/go-jmespath v0.4.0
+	github.com/json-iterator/go v1.1.12
 )
 
 require (
@@ -20,7 +21,6 @@ require (
 	github.com/alibabacloud-go/endpoint-util v1.1.0 // indirect
 	github.com/alibabacloud-go/tea-xml v1.1.3 // indirect
 	github.com/clbanning/mxj/v2 v2.5.5 // indirect
-	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/tjfoc/gmsm v1.4.1 // indirect

@@ -1,7 +1,6 @@
 package remediation
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -46,7 +45,7 @@ func (s *Selector) ParseConfiguration(doc []byte) (*GroupConfig, error) {
 	// One pass with Unmarshal: a Decoder scans the value once to find its
 	// end and then again to decode it.
 	var root any
-	if err := json.Unmarshal(doc, &root); err != nil {
+	if err := fastJSON.Unmarshal(doc, &root); err != nil {
 		return nil, fmt.Errorf("configuration is not JSON: %w", err)
 	}
 	return s.Select(root)
