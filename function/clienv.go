@@ -92,3 +92,21 @@ func (c *cli) readInput(path string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// cloudAndLog builds, for restore and pin, the SDK adapter with the standard
+// credentials and the settings' endpoints, and the log (see logTo).
+func (c *cli) cloudAndLog(s remediation.Settings, logPath string) (*remediation.Cloud, *slog.Logger, func() error, error) {
+	cred, err := c.credential()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cloud, err := remediation.NewCloud(cred, s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log, closeLog, err := c.logTo(logPath)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	return cloud, log, closeLog, nil
+}

@@ -96,26 +96,11 @@ func TestSampleEventsListed(t *testing.T) {
 	}
 }
 
-// configShape re-encodes resources as Cloud Config sends them: flat
-// objects, the unknown fields beside the known ones.
+// configShape re-encodes resources; Resource.MarshalJSON writes them as
+// Cloud Config sends them (the unknown fields beside the known ones).
 func configShape(t *testing.T, resources []remediation.Resource) []byte {
 	t.Helper()
-	var out []map[string]any
-	for _, r := range resources {
-		m := map[string]any{}
-		for k, v := range r.Extra {
-			m[k] = v
-		}
-		m["regionId"], m["resourceId"] = r.RegionID, r.ResourceID
-		if r.AccountID != "" {
-			m["accountId"] = r.AccountID
-		}
-		if r.ResourceType != "" {
-			m["resourceType"] = r.ResourceType
-		}
-		out = append(out, m)
-	}
-	b, err := json.Marshal(out)
+	b, err := json.Marshal(resources)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,17 +67,9 @@ func (c *cli) pin(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(exitUsage, name, "nothing done: %s", oneLine(err))
 	}
-	cred, err := c.credential()
+	cloud, log, closeLog, err := c.cloudAndLog(s, *logPath)
 	if err != nil {
 		return c.fail(exitUsage, name, "%v", err)
-	}
-	cloud, err := remediation.NewCloud(cred, s)
-	if err != nil {
-		return c.fail(exitUsage, name, "%v", err)
-	}
-	log, closeLog, err := c.logTo(*logPath)
-	if err != nil {
-		return c.fail(exitUsage, name, "log file: %v", err)
 	}
 	defer closeLog()
 

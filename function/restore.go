@@ -64,17 +64,9 @@ func (c *cli) restore(ctx context.Context, args []string) int {
 	if len(backups) == 0 {
 		return c.fail(exitFailed, name, "%s holds no backup record (lines with \"msg\":%q); nothing to restore", path, remediation.BackupMessage)
 	}
-	cred, err := c.credential()
+	cloud, log, closeLog, err := c.cloudAndLog(s, *logPath)
 	if err != nil {
 		return c.fail(exitUsage, name, "%v", err)
-	}
-	cloud, err := remediation.NewCloud(cred, s)
-	if err != nil {
-		return c.fail(exitUsage, name, "%v", err)
-	}
-	log, closeLog, err := c.logTo(*logPath)
-	if err != nil {
-		return c.fail(exitUsage, name, "log file: %v", err)
 	}
 	defer closeLog()
 

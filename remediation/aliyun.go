@@ -293,18 +293,26 @@ func (c *Cloud) DescribeSecurityGroupAttribute(ctx context.Context, region, grou
 	return RulePage{Rules: page.Permissions.Permission, NextToken: page.NextToken}, nil
 }
 
+// ecsCall borrows an ECS client for region and sizes the call's runtime
+// options for ctx; give the client back with done.
+func (c *Cloud) ecsCall(ctx context.Context, region, action string) (cl *ecs.Client, rt *util.RuntimeOptions, done func(), err error) {
+	host, _ := c.ecsEndpoint(region)
+	if rt, err = c.runtime(ctx, host); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", action, err)
+	}
+	if cl, done, err = c.ecsClient(region); err != nil {
+		return nil, nil, nil, err
+	}
+	return cl, rt, done, nil
+}
+
 // RevokeSecurityGroup implements ECSAPI.
 func (c *Cloud) RevokeSecurityGroup(ctx context.Context, region, groupID string, ruleIDs []string) error {
 	const action = "RevokeSecurityGroup"
 	if len(ruleIDs) == 0 || len(ruleIDs) > maxIDsPerCall {
 		return fmt.Errorf("%s %s: %d rule IDs, want 1 to %d", action, groupID, len(ruleIDs), maxIDsPerCall)
 	}
-	host, _ := c.ecsEndpoint(region)
-	rt, err := c.runtime(ctx, host)
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	cl, done, err := c.ecsClient(region)
+	cl, rt, done, err := c.ecsCall(ctx, region, action)
 	if err != nil {
 		return err
 	}
@@ -324,12 +332,7 @@ func (c *Cloud) AuthorizeSecurityGroup(ctx context.Context, region, groupID stri
 	if len(rules) == 0 || len(rules) > maxIDsPerCall {
 		return fmt.Errorf("%s %s: %d rules, want 1 to %d", action, groupID, len(rules), maxIDsPerCall)
 	}
-	host, _ := c.ecsEndpoint(region)
-	rt, err := c.runtime(ctx, host)
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	cl, done, err := c.ecsClient(region)
+	cl, rt, done, err := c.ecsCall(ctx, region, action)
 	if err != nil {
 		return err
 	}
