@@ -126,7 +126,7 @@ func BenchmarkSelect1000(b *testing.B) {
 }
 
 // BenchmarkParseSelect1000 adds the JSON decoding of the document
-// (about 250 KB for 1000 rules), which dominates.
+// (about 180 KB for 1000 rules), which dominates.
 func BenchmarkParseSelect1000(b *testing.B) {
 	sel, _ := NewSelector()
 	doc := groupDoc(1000)
