@@ -375,12 +375,9 @@ func (s *Server) revokeSecurityGroup(r *request) (any, *apiError) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.liveGroup(region, id)
-	if err != nil {
-		return nil, groupNotFound(id)
-	}
-	if g.meta.ServiceManaged {
-		return nil, errorf(403, codeManaged, "The security group %q is managed by a cloud product and cannot be modified.", id)
+	g, aerr := s.writableGroup(region, id)
+	if aerr != nil {
+		return nil, aerr
 	}
 	if len(ids) > 0 {
 		// All or nothing: check every ID before removing any.
@@ -500,12 +497,9 @@ func (s *Server) authorizeSecurityGroup(r *request) (any, *apiError) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.liveGroup(region, id)
-	if err != nil {
-		return nil, groupNotFound(id)
-	}
-	if g.meta.ServiceManaged {
-		return nil, errorf(403, codeManaged, "The security group %q is managed by a cloud product and cannot be modified.", id)
+	g, aerr := s.writableGroup(region, id)
+	if aerr != nil {
+		return nil, aerr
 	}
 	have := make(map[ruleKey]bool, len(g.live)+len(rules))
 	taken := make(map[string]bool, len(g.live))
@@ -675,4 +669,18 @@ func ruleIDsForLog(p url.Values) string {
 		return ""
 	}
 	return fmt.Sprintf(" rules=%d", n)
+}
+
+// writableGroup returns the live group that Revoke or Authorize may change,
+// or the error ECS answers: not found, or managed by a cloud product. The
+// caller holds s.mu.
+func (s *Server) writableGroup(region, id string) (*group, *apiError) {
+	g, err := s.liveGroup(region, id)
+	if err != nil {
+		return nil, groupNotFound(id)
+	}
+	if g.meta.ServiceManaged {
+		return nil, errorf(403, codeManaged, "The security group %q is managed by a cloud product and cannot be modified.", id)
+	}
+	return g, nil
 }
