@@ -116,7 +116,7 @@ func Restore(ctx context.Context, ecs ECSAPI, backups []Backup, dryRun bool, log
 	}
 	var failures []string
 	for _, k := range order {
-		live, err := readLive(ctx, retry, ecs, k.region, k.id)
+		live, err := ReadLiveRules(ctx, retry, ecs, k.region, k.id)
 		if err == nil {
 			var todo []Rule
 			var todoIdx []int

@@ -93,7 +93,8 @@ func codeIn(err error, codes ...string) bool {
 // Error code groups from the contract (section 3).
 func isGroupGone(err error) bool { return codeIn(err, "InvalidSecurityGroupId.NotFound") }
 
-func isRuleGone(err error) bool {
+// IsRuleGone reports an answer that a rule does not exist (already revoked).
+func IsRuleGone(err error) bool {
 	return codeIn(err, "InvalidSecurityGroupRuleId.NotFound", "InvalidParam.SecurityGroupRuleId", "InvalidSecurityGroupRule.RuleNotExist")
 }
 
@@ -105,7 +106,8 @@ func isConfigResourceUnknown(err error) bool {
 	return codeIn(err, "ResourceNotExist", "Invalid.ResourceId")
 }
 
-func isDuplicateRule(err error) bool {
+// IsDuplicateRule reports an answer that an identical rule already exists.
+func IsDuplicateRule(err error) bool {
 	return codeIn(err, "InvalidPermission.Duplicate", "InvalidSecurityGroupRule.RuleDuplicate")
 }
 

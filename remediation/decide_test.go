@@ -154,11 +154,11 @@ func TestPriorityDecodesNumberAndString(t *testing.T) {
 func TestSameRule(t *testing.T) {
 	a := in("a", "TCP", "22/22")
 	b := in("b", "tcp", "22/22", func(r *Rule) { r.Description, r.NicType, r.Policy = "other", "", "accept" })
-	if !sameRule(&a, &b) {
+	if !SameRule(&a, &b) {
 		t.Error("rules differing only in id, description, case and default NIC type should be the same")
 	}
 	c := in("c", "tcp", "22/22", prio(2))
-	if sameRule(&a, &c) {
+	if SameRule(&a, &c) {
 		t.Error("different priority should differ")
 	}
 }
@@ -168,7 +168,7 @@ func TestSameRuleCanonicalSources(t *testing.T) {
 	b := in("b", "tcp", "22/22", source("1.2.3.4"))
 	c := in("c", "tcp", "22/22", func(r *Rule) { r.SourceCidrIp, r.Ipv6SourceCidrIp = "", "2001:DB8::1/128" })
 	d := in("d", "tcp", "22/22", func(r *Rule) { r.SourceCidrIp, r.Ipv6SourceCidrIp = "", "2001:db8:0::1" })
-	if !sameRule(&a, &b) || !sameRule(&c, &d) {
+	if !SameRule(&a, &b) || !SameRule(&c, &d) {
 		t.Error("the same source written two ways should be one rule")
 	}
 }

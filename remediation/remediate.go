@@ -189,10 +189,7 @@ func (r *Remediator) process(ctx context.Context, res Resource) ResourceReport {
 	for _, d := range Decide(live, r.settings.RiskyPorts) {
 		liveByID[d.Rule.SecurityGroupRuleId] = d
 	}
-	present := make(map[string]bool, len(live))
-	for _, l := range live {
-		present[l.SecurityGroupRuleId] = true
-	}
+	liveRule := indexByID(live)
 	var confirmed []Decision
 	for _, id := range candidates {
 		d, ok := liveByID[id]
@@ -201,13 +198,9 @@ func (r *Remediator) process(ctx context.Context, res Resource) ResourceReport {
 			confirmed = append(confirmed, d)
 		case ok:
 			rep.Rules = append(rep.Rules, ruleReport(d, "kept"))
-		case present[id]:
+		case liveRule[id] != nil:
 			// Still there but no longer an internet-sourced ingress rule.
-			for _, l := range live {
-				if l.SecurityGroupRuleId == id {
-					rep.Rules = append(rep.Rules, ruleReport(Decision{Rule: l, Reason: "no longer open to the internet in the live group"}, "kept"))
-				}
-			}
+			rep.Rules = append(rep.Rules, ruleReport(Decision{Rule: *liveRule[id], Reason: "no longer open to the internet in the live group"}, "kept"))
 		default:
 			rep.Rules = append(rep.Rules, RuleReport{RuleID: id, Action: "gone", Reason: "no longer in the live group"})
 		}
@@ -291,13 +284,15 @@ func (r *Remediator) allowedStrings() []string {
 
 // liveRules reads every ingress rule of the live group, page by page.
 func (r *Remediator) liveRules(ctx context.Context, res Resource) ([]Rule, error) {
-	return readLive(ctx, r.Retry, r.ecs, res.RegionID, res.ResourceID)
+	return ReadLiveRules(ctx, r.Retry, r.ecs, res.RegionID, res.ResourceID)
 }
 
 // maxPages bounds paging (a million rules), in case an API never ends it.
 const maxPages = 1000
 
-func readLive(ctx context.Context, retry RetryPolicy, ecs ECSAPI, region, groupID string) ([]Rule, error) {
+// ReadLiveRules reads every ingress rule of a live group, page by page,
+// each page through retry.
+func ReadLiveRules(ctx context.Context, retry RetryPolicy, ecs ECSAPI, region, groupID string) ([]Rule, error) {
 	var rules []Rule
 	token := ""
 	for range maxPages {
@@ -318,6 +313,15 @@ func readLive(ctx context.Context, retry RetryPolicy, ecs ECSAPI, region, groupI
 	return nil, fmt.Errorf("DescribeSecurityGroupAttribute %s: more than %d pages", groupID, maxPages)
 }
 
+// indexByID maps each rule's SecurityGroupRuleId to the rule.
+func indexByID(rules []Rule) map[string]*Rule {
+	m := make(map[string]*Rule, len(rules))
+	for i := range rules {
+		m[rules[i].SecurityGroupRuleId] = &rules[i]
+	}
+	return m
+}
+
 // revoke revokes ids in calls of at most 100. A call with several IDs is all
 // or nothing: when it fails because one rule is already gone, the live group
 // is read again and the IDs that remain are revoked. It returns the IDs that
@@ -333,7 +337,7 @@ func (r *Remediator) revoke(ctx context.Context, res Resource, ids []string) (ma
 			if err == nil {
 				break
 			}
-			if !isRuleGone(err) {
+			if !IsRuleGone(err) {
 				return gone, fmt.Errorf("RevokeSecurityGroup %s: %w", res.ResourceID, err)
 			}
 			if len(chunk) == 1 {
@@ -349,13 +353,10 @@ func (r *Remediator) revoke(ctx context.Context, res Resource, ids []string) (ma
 			if lerr != nil {
 				return gone, lerr
 			}
-			present := make(map[string]bool, len(live))
-			for _, l := range live {
-				present[l.SecurityGroupRuleId] = true
-			}
+			present := indexByID(live)
 			var remain []string
 			for _, id := range chunk {
-				if present[id] {
+				if present[id] != nil {
 					remain = append(remain, id)
 				} else {
 					gone[id] = true
@@ -413,7 +414,7 @@ func NarrowRules(wide Rule, allowed []netip.Prefix) []Rule {
 
 func containsRule(rules []Rule, want Rule) bool {
 	for i := range rules {
-		if sameRule(&rules[i], &want) {
+		if SameRule(&rules[i], &want) {
 			return true
 		}
 	}
@@ -432,16 +433,16 @@ func authorize(ctx context.Context, retry RetryPolicy, ecs ECSAPI, region, group
 	for start := 0; start < len(rules); start += maxIDsPerCall {
 		batch := rules[start:min(start+maxIDsPerCall, len(rules))]
 		err := call(batch)
-		if isDuplicateRule(err) && len(batch) > 1 {
+		if IsDuplicateRule(err) && len(batch) > 1 {
 			err = nil
 			for i := range batch {
-				if e := call(batch[i : i+1]); e != nil && !isDuplicateRule(e) {
+				if e := call(batch[i : i+1]); e != nil && !IsDuplicateRule(e) {
 					err = e
 					break
 				}
 			}
 		}
-		if err != nil && !isDuplicateRule(err) {
+		if err != nil && !IsDuplicateRule(err) {
 			return fmt.Errorf("AuthorizeSecurityGroup %s: %w", groupID, err)
 		}
 	}

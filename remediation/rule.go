@@ -133,10 +133,10 @@ func (r *Rule) Source() string {
 	return ""
 }
 
-// sameRule reports whether ECS would treat a and b as the same rule: equal
+// SameRule reports whether ECS would treat a and b as the same rule: equal
 // policy, priority, protocol, ports, source and NIC type. The description
 // does not count.
-func sameRule(a, b *Rule) bool {
+func SameRule(a, b *Rule) bool {
 	nic := func(r *Rule) string {
 		if r.NicType == "" {
 			return "intranet"
@@ -146,7 +146,7 @@ func sameRule(a, b *Rule) bool {
 	return a.policy() == b.policy() &&
 		a.Priority.Effective() == b.Priority.Effective() &&
 		a.protocol() == b.protocol() &&
-		a.PortRange == b.PortRange &&
+		strings.TrimSpace(a.PortRange) == strings.TrimSpace(b.PortRange) &&
 		canonicalCIDR(a.SourceCidrIp) == canonicalCIDR(b.SourceCidrIp) &&
 		canonicalCIDR(a.Ipv6SourceCidrIp) == canonicalCIDR(b.Ipv6SourceCidrIp) &&
 		a.SourceGroupId == b.SourceGroupId &&
@@ -167,13 +167,19 @@ func normSourcePorts(s string) string {
 // "1.2.3.4/32" are one source; IPv6 in lower case, compressed). Anything
 // that does not parse is compared as it is.
 func canonicalCIDR(s string) string {
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return ""
 	}
 	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked().String()
+		a, bits := p.Addr(), p.Bits()
+		if a.Is4In6() { // ::ffff:1.2.3.4/128 is 1.2.3.4/32
+			a, bits = a.Unmap(), max(bits-96, 0)
+		}
+		return netip.PrefixFrom(a, bits).Masked().String()
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
 		return netip.PrefixFrom(a, a.BitLen()).String()
 	}
 	return s

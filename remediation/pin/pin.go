@@ -346,33 +346,6 @@ func source(r *remediation.Rule) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// identical reports whether ECS would treat a and b as the same rule (and
-// refuse to create b next to a): equal policy, priority, protocol, ports,
-// source, source ports and NIC type. The description does not count.
-func identical(a, b *remediation.Rule) bool {
-	norm := func(s, def string) string {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if s == "" {
-			return def
-		}
-		return s
-	}
-	sa, oka := source(a)
-	sb, okb := source(b)
-	return norm(a.Policy, "accept") == norm(b.Policy, "accept") &&
-		a.Priority.Effective() == b.Priority.Effective() &&
-		norm(a.IpProtocol, "") == norm(b.IpProtocol, "") &&
-		strings.TrimSpace(a.PortRange) == strings.TrimSpace(b.PortRange) &&
-		oka == okb && sa == sb &&
-		a.SourceGroupId == b.SourceGroupId && a.SourcePrefixListId == b.SourcePrefixListId &&
-		norm(a.SourcePortRange, "-1/-1") == norm(b.SourcePortRange, "-1/-1") &&
-		norm(a.NicType, "intranet") == norm(b.NicType, "intranet")
-}
-
-// maxPages bounds the pages read of one group (1000 rules each), in case an
-// API keeps handing out new tokens.
-const maxPages = 1000
-
 // maxIDsPerCall is the most rule IDs RevokeSecurityGroup takes.
 const maxIDsPerCall = 100
 
@@ -415,7 +388,7 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 	}
 	attrs := []any{"regionId", opts.Region, "groupId", opts.GroupID, "rule", fmt.Sprintf("%s/%d", opts.Protocol, opts.Port), "source", res.Source, "dryRun", opts.DryRun}
 
-	live, err := readLive(ctx, opts.Retry, ecs, opts.Region, opts.GroupID)
+	live, err := remediation.ReadLiveRules(ctx, opts.Retry, ecs, opts.Region, opts.GroupID)
 	if err != nil {
 		log.Error("pin: read rules", append(attrs, "error", err)...)
 		return res, fmt.Errorf("pin %s (%s): read rules: %w", opts.GroupID, opts.Region, err)
@@ -442,7 +415,7 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 	keep := -1
 	for i := range res.Managed {
 		if src, ok := source(&res.Managed[i]); ok && src == want {
-			if keep < 0 || identical(&res.Managed[i], &newRule) && !identical(&res.Managed[keep], &newRule) {
+			if keep < 0 || remediation.SameRule(&res.Managed[i], &newRule) && !remediation.SameRule(&res.Managed[keep], &newRule) {
 				keep = i
 			}
 		}
@@ -459,7 +432,7 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 	// ECS would refuse (or silently drop) a second one: create nothing.
 	if current == nil {
 		for i := range res.NotManaged {
-			if identical(&res.NotManaged[i], &newRule) {
+			if remediation.SameRule(&res.NotManaged[i], &newRule) {
 				r := res.NotManaged[i]
 				current = &r
 				break
@@ -503,7 +476,7 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 		err := opts.Retry.Do(ctx, func(ctx context.Context) error {
 			return ecs.AuthorizeSecurityGroup(ctx, opts.Region, opts.GroupID, []remediation.Rule{newRule})
 		})
-		dup := err != nil && isDuplicate(err)
+		dup := err != nil && remediation.IsDuplicateRule(err)
 		if err != nil && !dup {
 			res.Outcome, res.Revoked = Failed, nil
 			log.Error("pin: authorize", append(attrs, "error", err)...)
@@ -558,44 +531,6 @@ func idOf(r *remediation.Rule) string {
 	return r.SecurityGroupRuleId
 }
 
-func isDuplicate(err error) bool {
-	switch remediation.ErrorCode(err) {
-	case "InvalidPermission.Duplicate", "InvalidSecurityGroupRule.RuleDuplicate":
-		return true
-	}
-	return false
-}
-
-func isGone(err error) bool {
-	switch remediation.ErrorCode(err) {
-	case "InvalidSecurityGroupRuleId.NotFound", "InvalidParam.SecurityGroupRuleId", "InvalidSecurityGroupRule.RuleNotExist":
-		return true
-	}
-	return false
-}
-
-// readLive reads every ingress rule of the group, page by page.
-func readLive(ctx context.Context, retry remediation.RetryPolicy, ecs remediation.ECSAPI, region, groupID string) ([]remediation.Rule, error) {
-	var rules []remediation.Rule
-	token := ""
-	for range maxPages {
-		var page remediation.RulePage
-		err := retry.Do(ctx, func(ctx context.Context) (err error) {
-			page, err = ecs.DescribeSecurityGroupAttribute(ctx, region, groupID, token)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		rules = append(rules, page.Rules...)
-		if page.NextToken == "" || page.NextToken == token {
-			return rules, nil
-		}
-		token = page.NextToken
-	}
-	return nil, fmt.Errorf("more than %d pages of rules", maxPages)
-}
-
 // revoke revokes ids in calls of at most 100. A call with several IDs is all
 // or nothing, so when one fails because a rule is gone, the IDs are revoked
 // one by one; a gone rule counts as done. It returns the IDs already gone.
@@ -612,14 +547,14 @@ func revoke(ctx context.Context, retry remediation.RetryPolicy, ecs remediation.
 		switch {
 		case err == nil:
 			continue
-		case !isGone(err):
+		case !remediation.IsRuleGone(err):
 			return gone, err
 		case len(chunk) == 1:
 			gone = append(gone, chunk[0])
 			continue
 		}
 		for _, id := range chunk {
-			if err := call([]string{id}); isGone(err) {
+			if err := call([]string{id}); remediation.IsRuleGone(err) {
 				gone = append(gone, id)
 			} else if err != nil {
 				return gone, err
