@@ -119,7 +119,7 @@ func dedupe(in []Resource) []Resource {
 }
 
 func newReport(res Resource, o Outcome, reason string) ResourceReport {
-	return ResourceReport{ResourceID: res.ResourceID, Region: res.RegionID, ResourceType: res.ResourceType, Outcome: o, Reason: reason}
+	return ResourceReport{ResourceID: res.ResourceID, Region: res.RegionID, AccountID: res.AccountID, ResourceType: res.ResourceType, Outcome: o, Reason: reason}
 }
 
 func failed(res Resource, reason string) ResourceReport { return newReport(res, Failed, reason) }

@@ -27,6 +27,7 @@ type Report struct {
 type ResourceReport struct {
 	ResourceID   string       `json:"resourceId"`
 	Region       string       `json:"regionId"`
+	AccountID    string       `json:"accountId,omitempty"`
 	ResourceType string       `json:"resourceType,omitempty"`
 	Outcome      Outcome      `json:"outcome"`
 	Reason       string       `json:"reason"`
