@@ -37,6 +37,11 @@ type Cloud struct {
 	ecsHost        string // "" = ecs.<region>.aliyuncs.com
 	ecsProtocol    string
 	configRegion   string
+	stsHost        string // "" = sts.<FunctionRegion>.aliyuncs.com
+	stsProtocol    string
+	settings       Settings
+	// FunctionRegion is the region the function runs in (STS's endpoint).
+	FunctionRegion string
 	// CallTimeout bounds one call when the context allows more.
 	CallTimeout time.Duration
 
@@ -64,7 +69,7 @@ func NewCloud(cred credentials.Credential, s Settings) (*Cloud, error) {
 	if cred == nil {
 		return nil, errors.New("no credentials")
 	}
-	c := &Cloud{cred: cred, configRegion: s.ConfigRegion, CallTimeout: 10 * time.Second, pools: map[string]*sync.Pool{}}
+	c := &Cloud{cred: cred, configRegion: s.ConfigRegion, settings: s, CallTimeout: 10 * time.Second, pools: map[string]*sync.Pool{}}
 	var err error
 	if s.ConfigEndpoint != "" {
 		if c.configHost, c.configProtocol, err = SplitEndpoint(s.ConfigEndpoint); err != nil {
@@ -75,6 +80,11 @@ func NewCloud(cred credentials.Credential, s Settings) (*Cloud, error) {
 	}
 	if s.ECSEndpoint != "" {
 		if c.ecsHost, c.ecsProtocol, err = SplitEndpoint(s.ECSEndpoint); err != nil {
+			return nil, err
+		}
+	}
+	if s.STSEndpoint != "" {
+		if c.stsHost, c.stsProtocol, err = SplitEndpoint(s.STSEndpoint); err != nil {
 			return nil, err
 		}
 	}

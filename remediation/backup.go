@@ -23,9 +23,10 @@ const (
 
 // Backup is a revoked rule with where it lived.
 type Backup struct {
-	GroupID string `json:"groupId"`
-	Region  string `json:"regionId"`
-	Rule    Rule   `json:"rule"`
+	GroupID   string `json:"groupId"`
+	Region    string `json:"regionId"`
+	AccountID string `json:"accountId,omitempty"`
+	Rule      Rule   `json:"rule"`
 }
 
 // ReadBackups picks the backup records out of a log as exported from Log
@@ -123,7 +124,7 @@ func Restore(ctx context.Context, ecs ECSAPI, backups []Backup, dryRun bool, log
 			for _, i := range byGroup[k] {
 				rule := backups[i].Rule
 				rule.Direction = "ingress"
-				if containsRule(live, rule) || containsRule(todo, rule) {
+				if ContainsRule(live, rule) || ContainsRule(todo, rule) {
 					results[i].Action = "exists"
 					continue
 				}
@@ -132,7 +133,7 @@ func Restore(ctx context.Context, ecs ECSAPI, backups []Backup, dryRun bool, log
 			action := "would-create"
 			if !dryRun {
 				action = "created"
-				err = authorize(ctx, retry, ecs, k.region, k.id, todo)
+				err = AuthorizeRules(ctx, retry, ecs, k.region, k.id, todo)
 			}
 			for _, i := range todoIdx {
 				results[i].Action = action

@@ -10,9 +10,14 @@ import (
 	"time"
 )
 
-// ConfigAPI is the Cloud Config call the remediation makes.
+// ConfigAPI is the Cloud Config calls the remediation and evaluation make.
 type ConfigAPI interface {
 	GetDiscoveredResource(ctx context.Context, region, resourceID, resourceType string) (*DiscoveredResource, error)
+	// GetAggregateDiscoveredResource reads a resource of accountID through
+	// an account group (section 6).
+	GetAggregateDiscoveredResource(ctx context.Context, aggregatorID, accountID, region, resourceID, resourceType string) (*DiscoveredResource, error)
+	// PutEvaluations reports the verdict of a custom rule (section 9).
+	PutEvaluations(ctx context.Context, resultToken string, evaluations []Evaluation) error
 }
 
 // DiscoveredResource is the part of GetDiscoveredResource's answer we use.
@@ -20,6 +25,7 @@ type DiscoveredResource struct {
 	ResourceID    string
 	Region        string
 	ResourceType  string
+	AccountID     string              // the owner, as Config recorded it
 	Deleted       bool                // ResourceDeleted == 0
 	Tags          map[string][]string // from the Tags JSON string
 	Configuration []byte              // the Configuration JSON string
@@ -47,9 +53,13 @@ type RulePage struct {
 // APIActions are the RAM actions of every call the remediation makes; the
 // Terraform policy grants exactly these (a test compares the two).
 // RestrictActions are added when ALLOWED_CIDRS is set.
+// AggregateActions are added in account group mode, EvaluationActions when
+// the function is the Config rule.
 var (
-	APIActions      = []string{"config:GetDiscoveredResource", "ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"}
-	RestrictActions = []string{"ecs:AuthorizeSecurityGroup"}
+	APIActions        = []string{"config:GetDiscoveredResource", "ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"}
+	RestrictActions   = []string{"ecs:AuthorizeSecurityGroup"}
+	AggregateActions  = []string{"config:GetAggregateDiscoveredResource", "sts:AssumeRole"}
+	EvaluationActions = []string{"config:PutEvaluations"}
 )
 
 // APIError is an error answer of a cloud API.

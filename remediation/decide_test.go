@@ -38,13 +38,14 @@ func TestDecide(t *testing.T) {
 		return in(id, proto, ports, append([]func(*Rule){policy("Drop"), prio(p)}, opts...)...)
 	}
 	tests := []struct {
-		name      string
-		rules     []Rule
-		ports     string   // "" = default
-		risky     []string // ids judged risky
-		exposed   []string // exposures of the first risky rule
-		reasonHas string   // substring of the first decision's reason
-		omitted   int      // rules not judged at all (out of scope)
+		name       string
+		rules      []Rule
+		ports      string   // "" = default
+		risky      []string // ids judged risky
+		exposed    []string // exposures of the first risky rule
+		reasonHas  string   // substring of the first decision's reason
+		omitted    int      // rules not judged at all (out of scope)
+		unreadable []string // ids whose port range cannot be read
 	}{
 		{name: "http kept", rules: []Rule{in("r1", "TCP", "80/80")}, reasonHas: "includes no risky port"},
 		{name: "https kept", rules: []Rule{in("r1", "tcp", "443/443")}},
@@ -67,7 +68,16 @@ func TestDecide(t *testing.T) {
 		{name: "egress out of scope", rules: []Rule{in("r1", "tcp", "22/22", egress)}, omitted: 1},
 		{name: "security group source out of scope", rules: []Rule{in("r1", "tcp", "22/22", sourceGroup("sg-other"))}, omitted: 1},
 		{name: "narrow cidr out of scope", rules: []Rule{in("r1", "tcp", "22/22", source("10.0.0.0/8"))}, omitted: 1},
-		{name: "unparseable port range kept", rules: []Rule{in("r1", "tcp", "22")}, reasonHas: "not judged"},
+		{name: "unreadable port range fails", rules: []Rule{in("r1", "tcp", "22")}, unreadable: []string{"r1"}, reasonHas: "cannot read the port range"},
+		{name: "reversed port range fails", rules: []Rule{in("r1", "tcp", "30/20")}, unreadable: []string{"r1"}},
+		{name: "empty port range fails", rules: []Rule{in("r1", "udp", "")}, unreadable: []string{"r1"}},
+		{name: "0/b reads as 1/b", rules: []Rule{in("r1", "tcp", "0/22")}, risky: []string{"r1"}, exposed: []string{"22/tcp"}},
+		{name: "unreadable drop range protects nothing", rules: []Rule{in("a", "tcp", "22/22", prio(10)), in("d", "tcp", "x", policy("Drop"))}, risky: []string{"a"}},
+		{name: "unreadable range of a narrow rule is out of scope", rules: []Rule{in("r1", "tcp", "22", source("10.0.0.0/8"))}, omitted: 1},
+		{name: "ipv4 internet spelled differently", rules: []Rule{in("r1", "tcp", "22/22", source(" 10.0.0.0/0 "))}, risky: []string{"r1"}},
+		{name: "ipv6 internet spelled differently", rules: []Rule{in("r1", "tcp", "22/22", func(r *Rule) { r.SourceCidrIp, r.Ipv6SourceCidrIp = "", "0::0/0" })}, risky: []string{"r1"}, reasonHas: "to ::/0"},
+		{name: "direction case and spaces", rules: []Rule{in("r1", "tcp", "22/22", func(r *Rule) { r.Direction = " Ingress " })}, risky: []string{"r1"}},
+		{name: "protocol case and spaces", rules: []Rule{in("r1", " Tcp ", "22/22", policy(" ACCEPT "))}, risky: []string{"r1"}},
 		{name: "custom ports", ports: "5432,6379", rules: []Rule{in("r1", "tcp", "22/22"), in("r2", "tcp", "6379/6379")}, risky: []string{"r2"}},
 		{name: "custom range", ports: "1433-1434", rules: []Rule{in("r1", "udp", "1434/1434")}, risky: []string{"r1"}},
 
@@ -100,8 +110,11 @@ func TestDecide(t *testing.T) {
 			if n := len(tt.rules) - len(got); n != tt.omitted {
 				t.Fatalf("judged %d of %d rules, want %d omitted: %+v", len(got), len(tt.rules), tt.omitted, got)
 			}
-			var risky []string
+			var risky, unreadable []string
 			for _, d := range got {
+				if d.Unreadable {
+					unreadable = append(unreadable, d.Rule.SecurityGroupRuleId)
+				}
 				if d.Reason == "" {
 					t.Errorf("rule %s: decision without a reason", d.Rule.SecurityGroupRuleId)
 				}
@@ -110,6 +123,9 @@ func TestDecide(t *testing.T) {
 				} else if len(d.Exposed) > 0 {
 					t.Errorf("rule %s kept but exposes %v", d.Rule.SecurityGroupRuleId, d.Exposed)
 				}
+			}
+			if strings.Join(unreadable, ",") != strings.Join(tt.unreadable, ",") {
+				t.Errorf("unreadable = %v, want %v", unreadable, tt.unreadable)
 			}
 			if strings.Join(risky, ",") != strings.Join(tt.risky, ",") {
 				t.Fatalf("risky = %v, want %v; decisions: %+v", risky, tt.risky, got)

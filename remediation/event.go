@@ -71,6 +71,9 @@ func DecodeEvent(payload []byte) ([]Resource, error) {
 			return nil, fmt.Errorf("%w: empty payload inside the JSON string", ErrBadEvent)
 		}
 	}
+	if err := jsonSyntax(data); err != nil {
+		return nil, fmt.Errorf("%w: not JSON: %v", ErrBadEvent, err)
+	}
 	var raws []json.RawMessage
 	switch data[0] {
 	case '[':
@@ -80,9 +83,6 @@ func DecodeEvent(payload []byte) ([]Resource, error) {
 	case '{':
 		raws = []json.RawMessage{data}
 	default:
-		if !json.Valid(data) {
-			return nil, fmt.Errorf("%w: not JSON", ErrBadEvent)
-		}
 		return nil, fmt.Errorf("%w: want a resource object or an array of them", ErrBadEvent)
 	}
 	if len(raws) == 0 {
@@ -137,6 +137,8 @@ func decodeResource(raw json.RawMessage) (Resource, error) {
 		return Resource{}, fmt.Errorf("missing resourceId")
 	case r.RegionID == "":
 		return Resource{}, fmt.Errorf("resource %s: missing regionId", r.ResourceID)
+	case r.AccountID != "" && !ValidAccountID(r.AccountID):
+		return Resource{}, fmt.Errorf("resource %s: accountId %q is not a 16-digit account id", r.ResourceID, r.AccountID)
 	}
 	return r, nil
 }
@@ -157,4 +159,23 @@ func scalarString(v json.RawMessage) (string, error) {
 		return "", fmt.Errorf("want a string or a number")
 	}
 	return n.String(), nil
+}
+
+// jsonSyntax says what is wrong with data and where, or nil when it is JSON.
+func jsonSyntax(data []byte) error {
+	if json.Valid(data) {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(data, &v)
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se) && se.Offset >= int64(len(data)):
+		return fmt.Errorf("the text ends early, at byte %d (truncated?)", len(data))
+	case errors.As(err, &se):
+		return fmt.Errorf("at byte %d: %v", se.Offset, se)
+	case err != nil:
+		return err
+	}
+	return errors.New("invalid JSON")
 }

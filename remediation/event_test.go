@@ -22,11 +22,16 @@ func TestDecodeEvent(t *testing.T) {
 		{name: "account as number", payload: `[{"regionId":"cn-hangzhou","accountId":1234567890123456,"resourceId":"sg-2"}]`, ids: "sg-2"},
 		{name: "capitalized keys", payload: `{"RegionId":"cn-beijing","ResourceId":"sg-3"}`, ids: "sg-3"},
 		{name: "two", payload: `[{"regionId":"r","resourceId":"a"},{"regionId":"r","resourceId":"b"}]`, ids: "a,b"},
+		{name: "null account is the own account", payload: `{"regionId":"r","resourceId":"a","accountId":null}`, ids: "a"},
 		{name: "whitespace", payload: "\n  " + one + "\n", ids: "sg-1"},
 		{name: "empty", payload: "", errHas: "empty payload"},
 		{name: "blank", payload: "   ", errHas: "empty payload"},
-		{name: "not json", payload: "hello", errHas: "not JSON"},
-		{name: "broken json", payload: `[{"regionId":`, errHas: "not a JSON array"},
+		{name: "not json", payload: "hello", errHas: "not JSON: at byte 1"},
+		{name: "broken json", payload: `[{"regionId":`, errHas: "ends early, at byte 13"},
+		{name: "truncated object", payload: `{"resourceId":"sg-1","regionId":"cn-hangzhou"`, errHas: "ends early"},
+		{name: "bad character", payload: `[{"regionId":"r",,"resourceId":"a"}]`, errHas: "at byte 18"},
+		{name: "short account id", payload: `[{"regionId":"r","resourceId":"a","accountId":"12"}]`, errHas: "not a 16-digit account id"},
+		{name: "account id not digits", payload: `[{"regionId":"r","resourceId":"a","accountId":"12345678901234ab"}]`, errHas: "not a 16-digit account id"},
 		{name: "empty array", payload: `[]`, errHas: "no resources"},
 		{name: "number", payload: `42`, errHas: "want a resource object"},
 		{name: "empty string", payload: `""`, errHas: "empty payload"},
@@ -95,6 +100,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	for _, s := range []string{
 		`[{"regionId":"cn-hangzhou","resourceId":"sg-1"}]`,
 		`{"regionId":"cn-hangzhou","accountId":12,"resourceId":"sg-1","resourceType":"ACS::ECS::SecurityGroup"}`,
+		`{"regionId":"cn-hangzhou","accountId":1234567890123456,"resourceId":"sg-1"}`,
 		`"[{\"regionId\":\"r\",\"resourceId\":\"x\"}]"`,
 		``, `[]`, `null`, `"x"`, `[{}]`,
 	} {
@@ -112,6 +118,9 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("%d resources", len(got))
 		}
 		for _, r := range got {
+			if r.AccountID != "" && !ValidAccountID(r.AccountID) {
+				t.Fatalf("accepted account id %q", r.AccountID)
+			}
 			if r.ResourceID == "" || r.RegionID == "" {
 				t.Fatalf("resource without id or region: %+v", r)
 			}

@@ -17,12 +17,13 @@ func TestPolicyMatchesCode(t *testing.T) {
 	for prefix, iface := range map[string]reflect.Type{
 		"config:": reflect.TypeFor[ConfigAPI](),
 		"ecs:":    reflect.TypeFor[ECSAPI](),
+		"sts:":    reflect.TypeFor[STSAPI](),
 	} {
 		for m := range iface.Methods() {
 			called = append(called, prefix+m.Name)
 		}
 	}
-	declared := append(slices.Clone(APIActions), RestrictActions...)
+	declared := slices.Concat(APIActions, RestrictActions, AggregateActions, EvaluationActions)
 	slices.Sort(called)
 	slices.Sort(declared)
 	if !slices.Equal(called, declared) {

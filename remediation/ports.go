@@ -116,20 +116,35 @@ func (p PortSet) subtract(lo, hi int) PortSet {
 	return out
 }
 
+// minus returns the ports of p that are not in q.
+func (p PortSet) minus(q PortSet) PortSet {
+	out := p
+	for _, s := range q {
+		out = out.subtract(s.lo, s.hi)
+	}
+	return out
+}
+
 // ParsePortRange parses an ECS PortRange ("22/22", "3000/4000", "-1/-1").
-// "-1/-1" means every port and returns 1, 65535.
+// "-1/-1" means every port and returns 1, 65535. A range written "0/b"
+// (older records and other tools write full ranges so) reads as "1/b".
 func ParsePortRange(s string) (lo, hi int, err error) {
+	s = strings.TrimSpace(s)
 	a, b, ok := strings.Cut(s, "/")
 	if !ok {
 		return 0, 0, fmt.Errorf("invalid port range %q: want a/b", s)
 	}
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	if a == "-1" && b == "-1" {
 		return 1, 65535, nil
+	}
+	if a == "0" {
+		a = "1"
 	}
 	lo, errA := parsePort(a)
 	hi, errB := parsePort(b)
 	if errA != nil || errB != nil || lo > hi {
-		return 0, 0, fmt.Errorf("invalid port range %q: want a/b with 1 <= a <= b <= 65535, or -1/-1", s)
+		return 0, 0, fmt.Errorf("invalid port range %q: want a/b with 1 <= a <= b <= 65535 (0/b reads as 1/b), or -1/-1", s)
 	}
 	return lo, hi, nil
 }

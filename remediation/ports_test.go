@@ -27,13 +27,13 @@ func TestParsePorts(t *testing.T) {
 }
 
 func TestParsePortRange(t *testing.T) {
-	for in, want := range map[string][2]int{"22/22": {22, 22}, "3000/4000": {3000, 4000}, "-1/-1": {1, 65535}, "1/65535": {1, 65535}} {
+	for in, want := range map[string][2]int{"22/22": {22, 22}, "3000/4000": {3000, 4000}, "-1/-1": {1, 65535}, "1/65535": {1, 65535}, "0/22": {1, 22}, "0/65535": {1, 65535}, " 22/22 ": {22, 22}} {
 		lo, hi, err := ParsePortRange(in)
 		if err != nil || lo != want[0] || hi != want[1] {
 			t.Errorf("%q: %d %d %v", in, lo, hi, err)
 		}
 	}
-	for _, bad := range []string{"", "22", "22/", "/22", "0/22", "22/65536", "30/20", "-1/22", "a/b", "22/22/22"} {
+	for _, bad := range []string{"", "22", "22/", "/22", "0/0", "22/65536", "30/20", "-1/22", "a/b", "22/22/22"} {
 		if _, _, err := ParsePortRange(bad); err == nil {
 			t.Errorf("%q: want an error", bad)
 		}

@@ -4,23 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Remediator closes the risky rules of the resources of one event. It holds
-// no per-invocation state and is safe for concurrent use; build one per
-// invocation when the clients carry per-invocation credentials.
+// Remediator closes the risky rules of the resources of one event: the
+// steps of section 3, composed. It is safe for concurrent use; build one per
+// invocation, since its clients carry the invocation's credentials.
 type Remediator struct {
-	settings Settings
-	config   ConfigAPI
-	ecs      ECSAPI
-	log      *slog.Logger
-	selector *Selector
-	// Retry is the retry policy of every cloud call.
-	Retry RetryPolicy
+	steps
+	accounts Accounts
 	// Timeout is the invocation's configured timeout, used to size the
 	// deadline reserve (10% of it, at least MinReserve). Zero means the
 	// time left when Execute starts.
@@ -31,23 +25,20 @@ type Remediator struct {
 // that the answer reaches FC.
 const MinReserve = 500 * time.Millisecond
 
-// maxIDsPerCall is the most rule IDs or permissions ECS takes in one call.
-const maxIDsPerCall = 100
-
-// New returns a Remediator. log receives the backup lines and one line per
-// resource.
+// New returns a Remediator whose ECS calls all go through ecs (one
+// account). log receives the backup lines and one line per resource.
 func New(s Settings, config ConfigAPI, ecs ECSAPI, log *slog.Logger) (*Remediator, error) {
-	sel, err := NewSelector()
+	return NewForAccounts(s, config, OneAccount{ecs}, log)
+}
+
+// NewForAccounts returns a Remediator whose ECS calls on each resource are
+// signed for the account that owns it (section 6).
+func NewForAccounts(s Settings, config ConfigAPI, accounts Accounts, log *slog.Logger) (*Remediator, error) {
+	st, err := newSteps(s, config, log)
 	if err != nil {
 		return nil, err
 	}
-	if s.MaxConcurrency < 1 {
-		s.MaxConcurrency = 1
-	}
-	if len(s.RiskyPorts) == 0 {
-		return nil, fmt.Errorf("%w: no risky ports", ErrBadSetting)
-	}
-	return &Remediator{settings: s, config: config, ecs: ecs, log: log, selector: sel, Retry: DefaultRetryPolicy}, nil
+	return &Remediator{steps: st, accounts: accounts}, nil
 }
 
 // Execute processes the resources concurrently (at most MaxConcurrency at
@@ -106,10 +97,10 @@ func (r *Remediator) withReserve(ctx context.Context) (context.Context, context.
 }
 
 func dedupe(in []Resource) []Resource {
-	seen := make(map[[2]string]bool, len(in))
+	seen := make(map[[3]string]bool, len(in))
 	out := make([]Resource, 0, len(in))
 	for _, res := range in {
-		k := [2]string{res.RegionID, res.ResourceID}
+		k := [3]string{res.AccountID, res.RegionID, res.ResourceID}
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, res)
@@ -130,148 +121,104 @@ func (r *Remediator) logResult(rep ResourceReport) {
 		level = slog.LevelError
 	}
 	r.log.Log(context.Background(), level, "resource", "resourceId", rep.ResourceID, "regionId", rep.Region,
-		"outcome", rep.Outcome, "reason", rep.Reason, "rules", rep.Rules)
+		"accountId", rep.AccountID, "outcome", rep.Outcome, "reason", rep.Reason, "rules", rep.Rules)
 }
 
-// process runs the contract's steps (section 3) for one resource.
+// process runs the steps of section 3 for one resource.
 func (r *Remediator) process(ctx context.Context, res Resource) ResourceReport {
 	if res.ResourceType != "" && !strings.EqualFold(res.ResourceType, SecurityGroupType) {
 		return newReport(res, Skipped, fmt.Sprintf("resource type %s is not %s", res.ResourceType, SecurityGroupType))
 	}
-	// 1. The configuration as Cloud Config recorded it.
-	var det *DiscoveredResource
-	err := r.Retry.Do(ctx, func(ctx context.Context) (err error) {
-		det, err = r.config.GetDiscoveredResource(ctx, res.RegionID, res.ResourceID, SecurityGroupType)
-		return err
-	})
-	switch {
-	case isConfigResourceUnknown(err) || isGroupGone(err):
-		return newReport(res, Skipped, "Cloud Config has no record of this resource: "+ErrorCode(err))
-	case err != nil:
-		return failed(res, fmt.Sprintf("GetDiscoveredResource %s: %v", res.ResourceID, err))
-	case det.Deleted:
-		return newReport(res, Skipped, "the resource is deleted (ResourceDeleted 0)")
-	}
-	cfg, err := r.selector.ParseConfiguration(det.Configuration)
+	snap, err := r.readSnapshot(ctx, res)
 	if err != nil {
-		return failed(res, fmt.Sprintf("configuration of %s: %v", res.ResourceID, err))
+		return failed(res, err.Error())
+	} else if snap.Deleted {
+		return newReport(res, Skipped, "the resource is deleted, or Cloud Config has no record of it")
 	}
-	// 2. Managed and exempt groups are never touched.
-	if cfg.ServiceManaged {
-		return newReport(res, Skipped, "managed security group (ServiceManaged)")
+	j := r.judge(res, snap.Managed, snap.Tags, snap.Rules)
+	if j.Skip != "" {
+		return newReport(res, j.Skip, j.Note)
 	}
-	if r.settings.exempt(det.Tags) || r.settings.exempt(cfg.Tags) {
-		return newReport(res, Skipped, fmt.Sprintf("exempt: carries tag %s", r.exemptTag()))
-	}
-	snapshot := Decide(cfg.Candidates, r.settings.RiskyPorts)
 	rep := newReport(res, Compliant, "")
 	var candidates []string
-	for _, d := range snapshot {
-		if d.Risky {
+	for _, d := range j.Decisions {
+		if d.Risky || d.Unreadable {
 			candidates = append(candidates, d.Rule.SecurityGroupRuleId)
 		} else {
-			rep.Rules = append(rep.Rules, ruleReport(d, "kept"))
+			rep.Rules = append(rep.Rules, ruleReport(d, keptAction(d)))
 		}
 	}
 	if len(candidates) == 0 {
-		rep.Reason = "no rule exposes a risky port to the internet"
+		rep.Reason = joinNotes("no rule exposes a risky port to the internet", j.Note)
 		return rep
 	}
-
-	// 3. Confirm against the live group: the snapshot may be stale.
-	live, err := r.liveRules(ctx, res)
+	ecs, err := r.accounts.ECS(ctx, res.AccountID)
+	if err != nil {
+		return failed(res, err.Error())
+	}
+	live, err := r.confirmLive(ctx, ecs, res, candidates)
 	if isGroupGone(err) {
 		return newReport(res, Skipped, "the security group no longer exists")
 	} else if err != nil {
 		return failed(res, err.Error())
 	}
-	liveByID := make(map[string]Decision, len(candidates))
-	for _, d := range Decide(live, r.settings.RiskyPorts) {
-		liveByID[d.Rule.SecurityGroupRuleId] = d
-	}
-	liveRule := indexByID(live)
-	var confirmed []Decision
-	for _, id := range candidates {
-		d, ok := liveByID[id]
-		switch {
-		case ok && d.Risky:
-			confirmed = append(confirmed, d)
-		case ok:
-			rep.Rules = append(rep.Rules, ruleReport(d, "kept"))
-		case liveRule[id] != nil:
-			// Still there but no longer an internet-sourced ingress rule.
-			rep.Rules = append(rep.Rules, ruleReport(Decision{Rule: *liveRule[id], Reason: "no longer open to the internet in the live group"}, "kept"))
-		default:
-			rep.Rules = append(rep.Rules, RuleReport{RuleID: id, Action: "gone", Reason: "no longer in the live group"})
-		}
-	}
-	if len(confirmed) == 0 {
-		rep.Reason = "the snapshot's risky rules are no longer risky in the live group"
-		return rep
-	}
-	if r.settings.DryRun {
-		for _, d := range confirmed {
-			rep.Rules = append(rep.Rules, ruleReport(d, string(WouldRevoke)))
-		}
-		rep.Outcome, rep.Reason = WouldRevoke, fmt.Sprintf("dry run: %d risky rule(s) would be revoked", len(confirmed))
-		return rep
-	}
+	rep.Rules = append(rep.Rules, live.Kept...)
+	applied, err := r.apply(ctx, ecs, res, live)
+	return r.outcome(res, rep, live, applied, err)
+}
 
-	// Restrict mode: authorize the narrow rules first, so that an allowed
-	// admin never loses access; on failure the wide rules stay.
-	replacements, err := r.authorizeNarrow(ctx, res, confirmed, live)
-	if isGroupGone(err) {
-		return newReport(res, Skipped, "the security group no longer exists")
-	} else if isManagedByProduct(err) {
-		return newReport(res, Skipped, "managed by a cloud product (InvalidOperation.ResourceManagedByCloudProduct)")
-	} else if err != nil {
-		for _, d := range confirmed {
-			rep.Rules = append(rep.Rules, ruleReport(d, "failed"))
-		}
-		rep.Outcome, rep.Reason = Failed, fmt.Sprintf("restrict mode: %v; nothing revoked", err)
-		return rep
-	}
-
-	// 4. The backup, one JSON line per rule, before anything is revoked.
-	for _, d := range confirmed {
-		r.log.Info(BackupMessage, BackupKey, Backup{GroupID: res.ResourceID, Region: res.RegionID, Rule: d.Rule})
-	}
-	// 5. Revoke by rule ID.
-	ids := make([]string, len(confirmed))
-	for i, d := range confirmed {
-		ids[i] = d.Rule.SecurityGroupRuleId
-	}
-	gone, err := r.revoke(ctx, res, ids)
+// outcome writes the result of steps 3-5 into rep.
+func (r *Remediator) outcome(res Resource, rep ResourceReport, live *Live, applied Applied, err error) ResourceReport {
+	n := len(live.Confirmed) - len(applied.Gone)
 	action := string(Revoked)
 	switch {
+	case len(live.Confirmed) == 0:
+		rep.Reason = "the snapshot's risky rules are no longer risky in the live group"
 	case isGroupGone(err):
 		return newReport(res, Skipped, "the security group no longer exists")
 	case isManagedByProduct(err):
 		rep.Outcome, rep.Reason, action = Skipped, "managed by a cloud product (InvalidOperation.ResourceManagedByCloudProduct)", "kept"
 	case err != nil:
 		rep.Outcome, rep.Reason, action = Failed, err.Error(), "failed"
+	case r.settings.DryRun:
+		rep.Outcome, rep.Reason, action = WouldRevoke, fmt.Sprintf("dry run: %d risky rule(s) would be revoked", n), string(WouldRevoke)
 	default:
-		rep.Outcome, rep.Reason = Revoked, fmt.Sprintf("revoked %d risky rule(s)", len(confirmed)-len(gone))
-		if len(replacements) > 0 {
-			rep.Reason += ", replaced by rules for " + strings.Join(r.allowedStrings(), ", ")
-		}
+		rep.Outcome, rep.Reason = Revoked, fmt.Sprintf("revoked %d risky rule(s)", n)
 	}
-	for _, d := range confirmed {
+	for _, d := range live.Confirmed {
 		rr := ruleReport(d, action)
-		if gone[d.Rule.SecurityGroupRuleId] {
+		if applied.Gone[d.Rule.SecurityGroupRuleId] {
 			rr.Action, rr.Reason = "gone", "already revoked by someone else"
 		}
-		rr.Replacements = replacements[d.Rule.SecurityGroupRuleId]
+		rr.Replacements = applied.Replacements[d.Rule.SecurityGroupRuleId]
+		if len(r.settings.AllowedCIDRs) > 0 && len(rr.Replacements) == 0 && rr.Action != "gone" {
+			rr.Reason += "; no allowed CIDR of its address family: the port is only closed"
+		}
 		rep.Rules = append(rep.Rules, rr)
+	}
+	if len(r.settings.AllowedCIDRs) > 0 && len(applied.Replacements) > 0 && (rep.Outcome == Revoked || rep.Outcome == WouldRevoke) {
+		verb := map[Outcome]string{Revoked: "replaced", WouldRevoke: "would be replaced"}[rep.Outcome]
+		rep.Reason += fmt.Sprintf(", %s by rules for %s", verb, strings.Join(r.allowedStrings(), ", "))
+	}
+	// An unreadable rule is never silently kept: the resource fails,
+	// naming it, after its other risky rules were handled.
+	if len(live.Unreadable) > 0 {
+		var ids []string
+		for _, d := range live.Unreadable {
+			rep.Rules = append(rep.Rules, ruleReport(d, "failed"))
+			ids = append(ids, d.Rule.SecurityGroupRuleId+" ("+d.Rule.PortRange+")")
+		}
+		rep.Outcome = Failed
+		rep.Reason = joinNotes(fmt.Sprintf("cannot read the port range of internet-open rule(s) %s: a person must look at them", strings.Join(ids, ", ")), rep.Reason)
 	}
 	return rep
 }
 
-func (r *Remediator) exemptTag() string {
-	if r.settings.ExemptValue == "" {
-		return r.settings.ExemptKey
+func joinNotes(a, b string) string {
+	if b == "" {
+		return a
 	}
-	return r.settings.ExemptKey + "=" + r.settings.ExemptValue
+	return a + "; " + b
 }
 
 func (r *Remediator) allowedStrings() []string {
@@ -280,171 +227,4 @@ func (r *Remediator) allowedStrings() []string {
 		out[i] = p.String()
 	}
 	return out
-}
-
-// liveRules reads every ingress rule of the live group, page by page.
-func (r *Remediator) liveRules(ctx context.Context, res Resource) ([]Rule, error) {
-	return ReadLiveRules(ctx, r.Retry, r.ecs, res.RegionID, res.ResourceID)
-}
-
-// maxPages bounds paging (a million rules), in case an API never ends it.
-const maxPages = 1000
-
-// ReadLiveRules reads every ingress rule of a live group, page by page,
-// each page through retry.
-func ReadLiveRules(ctx context.Context, retry RetryPolicy, ecs ECSAPI, region, groupID string) ([]Rule, error) {
-	var rules []Rule
-	token := ""
-	for range maxPages {
-		var page RulePage
-		err := retry.Do(ctx, func(ctx context.Context) (err error) {
-			page, err = ecs.DescribeSecurityGroupAttribute(ctx, region, groupID, token)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("DescribeSecurityGroupAttribute %s: %w", groupID, err)
-		}
-		rules = append(rules, page.Rules...)
-		if page.NextToken == "" || page.NextToken == token {
-			return rules, nil
-		}
-		token = page.NextToken
-	}
-	return nil, fmt.Errorf("DescribeSecurityGroupAttribute %s: more than %d pages", groupID, maxPages)
-}
-
-// indexByID maps each rule's SecurityGroupRuleId to the rule.
-func indexByID(rules []Rule) map[string]*Rule {
-	m := make(map[string]*Rule, len(rules))
-	for i := range rules {
-		m[rules[i].SecurityGroupRuleId] = &rules[i]
-	}
-	return m
-}
-
-// revoke revokes ids in calls of at most 100. A call with several IDs is all
-// or nothing: when it fails because one rule is already gone, the live group
-// is read again and the IDs that remain are revoked. It returns the IDs that
-// were already gone.
-func (r *Remediator) revoke(ctx context.Context, res Resource, ids []string) (map[string]bool, error) {
-	gone := map[string]bool{}
-	for start := 0; start < len(ids); start += maxIDsPerCall {
-		chunk := ids[start:min(start+maxIDsPerCall, len(ids))]
-		for attempt := 0; len(chunk) > 0; attempt++ {
-			err := r.Retry.Do(ctx, func(ctx context.Context) error {
-				return r.ecs.RevokeSecurityGroup(ctx, res.RegionID, res.ResourceID, chunk)
-			})
-			if err == nil {
-				break
-			}
-			if !IsRuleGone(err) {
-				return gone, fmt.Errorf("RevokeSecurityGroup %s: %w", res.ResourceID, err)
-			}
-			if len(chunk) == 1 {
-				gone[chunk[0]] = true
-				break
-			}
-			// Each round removes at least the rule that failed the call, so
-			// this ends; the bound guards against an API that lies.
-			if attempt >= 3 {
-				return gone, fmt.Errorf("RevokeSecurityGroup %s: rules keep vanishing: %w", res.ResourceID, err)
-			}
-			live, lerr := r.liveRules(ctx, res)
-			if lerr != nil {
-				return gone, lerr
-			}
-			present := indexByID(live)
-			var remain []string
-			for _, id := range chunk {
-				if present[id] != nil {
-					remain = append(remain, id)
-				} else {
-					gone[id] = true
-				}
-			}
-			chunk = remain
-		}
-	}
-	return gone, nil
-}
-
-// authorizeNarrow creates, for each confirmed rule, the same rule for each
-// allowed CIDR of its address family, skipping rules that already exist live.
-// It returns rule ID -> narrow sources.
-func (r *Remediator) authorizeNarrow(ctx context.Context, res Resource, confirmed []Decision, live []Rule) (map[string][]string, error) {
-	if len(r.settings.AllowedCIDRs) == 0 {
-		return nil, nil
-	}
-	replacements := map[string][]string{}
-	var todo []Rule
-	for _, d := range confirmed {
-		for _, narrow := range NarrowRules(d.Rule, r.settings.AllowedCIDRs) {
-			replacements[d.Rule.SecurityGroupRuleId] = append(replacements[d.Rule.SecurityGroupRuleId], narrow.Source())
-			if !containsRule(live, narrow) {
-				todo = append(todo, narrow)
-			}
-		}
-	}
-	return replacements, authorize(ctx, r.Retry, r.ecs, res.RegionID, res.ResourceID, todo)
-}
-
-// NarrowRules returns the replacements of a wide rule in restrict mode: the
-// same rule for each allowed CIDR of the rule's address family, its
-// description naming the original rule.
-func NarrowRules(wide Rule, allowed []netip.Prefix) []Rule {
-	var out []Rule
-	v6 := wide.Ipv6SourceCidrIp != ""
-	for _, p := range allowed {
-		if p.Addr().Is6() != v6 {
-			continue
-		}
-		n := wide
-		n.SecurityGroupRuleId, n.CreateTime = "", ""
-		n.SourceCidrIp, n.Ipv6SourceCidrIp = "", ""
-		if v6 {
-			n.Ipv6SourceCidrIp = p.String()
-		} else {
-			n.SourceCidrIp = p.String()
-		}
-		n.Description = "sg-remediation: narrowed from " + wide.SecurityGroupRuleId
-		out = append(out, n)
-	}
-	return out
-}
-
-func containsRule(rules []Rule, want Rule) bool {
-	for i := range rules {
-		if SameRule(&rules[i], &want) {
-			return true
-		}
-	}
-	return false
-}
-
-// authorize creates rules in calls of at most 100. When a call fails because
-// a rule already exists (an identical rule created concurrently), the rules
-// are created one by one and duplicates count as done.
-func authorize(ctx context.Context, retry RetryPolicy, ecs ECSAPI, region, groupID string, rules []Rule) error {
-	call := func(batch []Rule) error {
-		return retry.Do(ctx, func(ctx context.Context) error {
-			return ecs.AuthorizeSecurityGroup(ctx, region, groupID, batch)
-		})
-	}
-	for start := 0; start < len(rules); start += maxIDsPerCall {
-		batch := rules[start:min(start+maxIDsPerCall, len(rules))]
-		err := call(batch)
-		if IsDuplicateRule(err) && len(batch) > 1 {
-			err = nil
-			for i := range batch {
-				if e := call(batch[i : i+1]); e != nil && !IsDuplicateRule(e) {
-					err = e
-					break
-				}
-			}
-		}
-		if err != nil && !IsDuplicateRule(err) {
-			return fmt.Errorf("AuthorizeSecurityGroup %s: %w", groupID, err)
-		}
-	}
-	return nil
 }

@@ -111,17 +111,50 @@ func lowerKnown(v, def string, known ...string) string {
 
 func (r *Rule) ingress() bool { return strings.EqualFold(strings.TrimSpace(r.Direction), "ingress") }
 
-// internetSource names the whole-internet source of the rule ("0.0.0.0/0" or
-// "::/0"), or "" when the source is narrower or not a CIDR.
+// internetSource names the whole-internet source of the rule ("0.0.0.0/0"
+// or "::/0", whatever the spelling: any prefix of length 0), or "" when the
+// source is narrower or not a CIDR.
 func (r *Rule) internetSource() string {
 	switch {
-	case strings.TrimSpace(r.SourceCidrIp) == internetV4:
+	case wholeInternet(r.SourceCidrIp):
 		return internetV4
-	case strings.TrimSpace(r.Ipv6SourceCidrIp) == internetV6:
+	case wholeInternet(r.Ipv6SourceCidrIp):
 		return internetV6
 	}
 	return ""
 }
+
+// wholeInternet reports whether s is a CIDR of prefix length 0, IPv4 or
+// IPv6, however spelled ("0.0.0.0/0", " ::/0 ", "0::0/0"). The fast path
+// keeps the common narrow CIDRs from being parsed.
+func wholeInternet(s string) bool {
+	s = strings.TrimSpace(s)
+	if !strings.HasSuffix(s, "/0") {
+		return false
+	}
+	p, err := netip.ParsePrefix(s)
+	return err == nil && p.Bits() == 0
+}
+
+// portProtocols returns the protocols whose ports the rule opens (condition
+// 4): tcp or udp, both for ALL, nil for protocols without ports.
+func (r *Rule) portProtocols() []string {
+	switch p := r.protocol(); p {
+	case "tcp":
+		return tcpOnly
+	case "udp":
+		return udpOnly
+	case "all":
+		return tcpAndUDP
+	}
+	return nil
+}
+
+var (
+	tcpOnly   = []string{"tcp"}
+	udpOnly   = []string{"udp"}
+	tcpAndUDP = []string{"tcp", "udp"}
+)
 
 // Source is a short description of the rule's source for reports.
 func (r *Rule) Source() string {

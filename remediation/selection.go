@@ -9,15 +9,21 @@ import (
 )
 
 // CandidateExpr selects, from a security group's configuration document as
-// Cloud Config records it, the ingress rules whose source is the whole
-// internet (0.0.0.0/0 or ::/0), Accept and Drop alike: the Accept rules are
-// the candidates, the Drop rules may shadow them. Both shapes seen in the wild
-// are accepted: "Permissions": {"Permission": [...]} and "Permissions": [...]
-// (on an array, Permissions.Permission is null, so || falls through).
+// Cloud Config records it, the rules that may be open to the whole internet:
+// those whose SourceCidrIp or Ipv6SourceCidrIp holds a "/0" (every prefix of
+// length 0 is written so, whatever the address's spelling), Accept and Drop
+// alike (the Accept rules are the candidates, the Drop rules may shadow
+// them), less the rules whose Direction is exactly 'egress'. Both shapes seen
+// in the wild are accepted: "Permissions": {"Permission": [...]} and
+// "Permissions": [...] (on an array, Permissions.Permission is null, so ||
+// falls through).
 //
-// Policy, protocol, port ranges and priority are judged in Go by Decide:
-// JMESPath has no case folding and no arithmetic.
-const CandidateExpr = `(Permissions.Permission || Permissions)[?Direction == 'ingress' && (SourceCidrIp == '0.0.0.0/0' || Ipv6SourceCidrIp == '::/0')]`
+// JMESPath has no case folding, no trimming and no arithmetic, so the
+// expression only narrows by what needs none of them: it never drops a rule
+// that Decide would revoke (a property test checks it on generated rules).
+// Direction, policy and protocol (case-insensitive, trimmed), the prefix
+// length, port ranges and priority are judged in Go by Decide.
+const CandidateExpr = `(Permissions.Permission || Permissions)[?Direction != 'egress' && (contains(to_string(SourceCidrIp), '/0') || contains(to_string(Ipv6SourceCidrIp), '/0'))]`
 
 // GroupConfig is what the remediation needs from a configuration document.
 type GroupConfig struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -34,21 +35,36 @@ func TestLoadSettings(t *testing.T) {
 	if len(s.AllowedCIDRs) != 3 || s.AllowedCIDRs[2].String() != "198.51.100.7/32" {
 		t.Errorf("allowed = %v", s.AllowedCIDRs)
 	}
-	if !s.exempt(map[string][]string{"keep": {"anything"}}) || s.exempt(map[string][]string{"other": {""}}) {
+	if ok, _ := s.exemption(map[string][]string{"keep": {"anything"}}, time.Now()); !ok {
+		t.Error("key-only exemption")
+	}
+	if ok, _ := s.exemption(map[string][]string{"other": {""}}, time.Now()); ok {
 		t.Error("key-only exemption")
 	}
 }
 
 func TestLoadSettingsErrors(t *testing.T) {
 	tests := map[string]map[string]string{
-		"RISKY_PORTS":     {"RISKY_PORTS": "22,99999"},
-		"DRY_RUN":         {"DRY_RUN": "maybe"},
-		"EXEMPT_TAG":      {"EXEMPT_TAG": "=x"},
-		"CONFIG_REGION":   {"CONFIG_REGION": "cn shanghai"},
-		"CONFIG_ENDPOINT": {"CONFIG_ENDPOINT": "ftp://x"},
-		"ECS_ENDPOINT":    {"ECS_ENDPOINT": "http://"},
-		"MAX_CONCURRENCY": {"MAX_CONCURRENCY": "65"},
-		"ALLOWED_CIDRS":   {"ALLOWED_CIDRS": "10.0.0.0/8,0.0.0.0/0"},
+		"RISKY_PORTS":          {"RISKY_PORTS": "22,99999"},
+		"DRY_RUN":              {"DRY_RUN": "maybe"},
+		"EXEMPT_TAG":           {"EXEMPT_TAG": "=x"},
+		"CONFIG_REGION":        {"CONFIG_REGION": "us-east-1"},
+		"CONFIG_ENDPOINT":      {"CONFIG_ENDPOINT": "ftp://x"},
+		"ECS_ENDPOINT":         {"ECS_ENDPOINT": "http://"},
+		"MAX_CONCURRENCY":      {"MAX_CONCURRENCY": "65"},
+		"ALLOWED_CIDRS":        {"ALLOWED_CIDRS": "10.0.0.0/8,0.0.0.0/0"},
+		"STS_ENDPOINT":         {"STS_ENDPOINT": "sts?x"},
+		"AGGREGATOR_ID":        {"AGGREGATOR_ID": "ca-1 2"},
+		"MEMBER_ROLE_NAME":     {"MEMBER_ROLE_NAME": "role/x"},
+		"MAX_EXCEPTION_DAYS":   {"MAX_EXCEPTION_DAYS": "0"},
+		"EXCEPTIONS":           {"EXCEPTIONS": "[{}]"},
+		"MAX_CALLS_PER_SECOND": {"MAX_CALLS_PER_SECOND": "-1"},
+	}
+	// Every setting of the table has a row here: a new one needs its own.
+	for _, st := range SettingsTable() {
+		if _, ok := tests[st.Name]; !ok && st.Name != "NOTIFY_URL" && st.Name != "NOTIFY_SECRET" && st.Name != "NOTIFY_ON" {
+			t.Errorf("no invalid value tested for %s", st.Name)
+		}
 	}
 	for name, env := range tests {
 		_, err := LoadSettings(envOf(env))

@@ -177,14 +177,14 @@ func (o *Options) normalize() error {
 	switch {
 	case o.Region == "":
 		bad("no region (--region, e.g. cn-hangzhou)")
-	case !validRegion(o.Region):
+	case !remediation.ValidRegion(o.Region):
 		bad("region %q is not a region id (lower-case letters, digits and '-')", o.Region)
 	}
 	o.GroupID = strings.TrimSpace(o.GroupID)
 	switch {
 	case o.GroupID == "":
 		bad("no security group (--group sg-...)")
-	case !validGroupID(o.GroupID):
+	case !remediation.ValidGroupID(o.GroupID):
 		bad("security group %q is not a security group id (sg- followed by letters and digits)", o.GroupID)
 	}
 	if o.Port == 0 {
@@ -238,28 +238,6 @@ func checkAddr(a netip.Addr) (netip.Addr, error) {
 		return a, fmt.Errorf("%s is the broadcast address", a)
 	}
 	return a, nil
-}
-
-func validRegion(v string) bool {
-	for _, c := range v {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return v != "" && len(v) <= 64
-}
-
-func validGroupID(v string) bool {
-	rest, ok := strings.CutPrefix(v, "sg-")
-	if !ok || rest == "" || len(v) > 128 {
-		return false
-	}
-	for _, c := range rest {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // wanted returns the source prefix for ip: /32 for IPv4, /128 for IPv6.
@@ -346,8 +324,6 @@ func source(r *remediation.Rule) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// maxIDsPerCall is the most rule IDs RevokeSecurityGroup takes.
-const maxIDsPerCall = 100
 
 // Pin makes the group hold one managed ingress rule for opts' protocol and
 // port from opts.IP's /32 or /128:
@@ -473,16 +449,13 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 
 	// Authorize first, so that access is never lost.
 	if current == nil {
-		err := opts.Retry.Do(ctx, func(ctx context.Context) error {
-			return ecs.AuthorizeSecurityGroup(ctx, opts.Region, opts.GroupID, []remediation.Rule{newRule})
-		})
-		dup := err != nil && remediation.IsDuplicateRule(err)
-		if err != nil && !dup {
+		err := remediation.AuthorizeRules(ctx, opts.Retry, ecs, opts.Region, opts.GroupID, []remediation.Rule{newRule})
+		if err != nil {
 			res.Outcome, res.Revoked = Failed, nil
 			log.Error("pin: authorize", append(attrs, "error", err)...)
 			return res, fmt.Errorf("pin %s (%s): authorize %s %s/%d: %w; nothing was revoked", opts.GroupID, opts.Region, res.Source, opts.Protocol, opts.Port, err)
 		}
-		log.Info("pin: authorize", append(attrs, "description", newRule.Description, "duplicate", dup)...)
+		log.Info("pin: authorize", append(attrs, "description", newRule.Description)...)
 	}
 	if len(stale) == 0 {
 		res.Outcome = outcome
@@ -490,7 +463,13 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 	}
 
 	// Then revoke the stale managed rules, by ID only.
-	gone, err := revoke(ctx, opts.Retry, ecs, opts.Region, opts.GroupID, ruleIDs(stale))
+	goneSet, err := remediation.RevokeRules(ctx, opts.Retry, ecs, opts.Region, opts.GroupID, ruleIDs(stale))
+	var gone []string
+	for _, r := range stale {
+		if goneSet[r.SecurityGroupRuleId] {
+			gone = append(gone, r.SecurityGroupRuleId)
+		}
+	}
 	res.Gone = gone
 	if err != nil {
 		res.Outcome, res.Revoked = Failed, nil
@@ -499,10 +478,6 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 			opts.GroupID, opts.Region, res.Source, opts.Protocol, opts.Port, strings.Join(ruleIDs(stale), ", "), err)
 	}
 	if len(gone) > 0 {
-		goneSet := map[string]bool{}
-		for _, id := range gone {
-			goneSet[id] = true
-		}
 		var revoked []remediation.Rule
 		for _, r := range stale {
 			if !goneSet[r.SecurityGroupRuleId] {
@@ -529,37 +504,4 @@ func idOf(r *remediation.Rule) string {
 		return ""
 	}
 	return r.SecurityGroupRuleId
-}
-
-// revoke revokes ids in calls of at most 100. A call with several IDs is all
-// or nothing, so when one fails because a rule is gone, the IDs are revoked
-// one by one; a gone rule counts as done. It returns the IDs already gone.
-func revoke(ctx context.Context, retry remediation.RetryPolicy, ecs remediation.ECSAPI, region, groupID string, ids []string) ([]string, error) {
-	var gone []string
-	call := func(chunk []string) error {
-		return retry.Do(ctx, func(ctx context.Context) error {
-			return ecs.RevokeSecurityGroup(ctx, region, groupID, chunk)
-		})
-	}
-	for start := 0; start < len(ids); start += maxIDsPerCall {
-		chunk := ids[start:min(start+maxIDsPerCall, len(ids))]
-		err := call(chunk)
-		switch {
-		case err == nil:
-			continue
-		case !remediation.IsRuleGone(err):
-			return gone, err
-		case len(chunk) == 1:
-			gone = append(gone, chunk[0])
-			continue
-		}
-		for _, id := range chunk {
-			if err := call([]string{id}); remediation.IsRuleGone(err) {
-				gone = append(gone, id)
-			} else if err != nil {
-				return gone, err
-			}
-		}
-	}
-	return gone, nil
 }
