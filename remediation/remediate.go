@@ -140,6 +140,7 @@ func (r *Remediator) process(ctx context.Context, res Resource) ResourceReport {
 		return newReport(res, j.Skip, j.Note)
 	}
 	rep := newReport(res, Compliant, "")
+	rep.OtherRules = max(snap.Count-len(j.Decisions), 0)
 	var candidates []string
 	for _, d := range j.Decisions {
 		if d.Risky || d.Unreadable {

@@ -32,6 +32,9 @@ type ResourceReport struct {
 	Outcome      Outcome      `json:"outcome"`
 	Reason       string       `json:"reason"`
 	Rules        []RuleReport `json:"rules,omitempty"`
+	// OtherRules counts the rules kept without judging: not open to the
+	// internet (a narrower or non-CIDR source, or egress).
+	OtherRules int `json:"otherRules,omitempty"`
 }
 
 // RuleReport is the decision on one rule, as a person reads it.
@@ -42,8 +45,8 @@ type RuleReport struct {
 	Protocol  string `json:"protocol"`
 	PortRange string `json:"portRange"`
 	Source    string `json:"source"`
-	// Action is revoked, would-revoke, kept, gone (already revoked by
-	// someone else) or failed.
+	// Action is revoked, would-revoke, kept, excepted, gone (already
+	// revoked by someone else) or failed.
 	Action string `json:"action"`
 	Reason string `json:"reason"`
 	// Replacements are the narrow sources authorized in restrict mode.

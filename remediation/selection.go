@@ -31,6 +31,7 @@ type GroupConfig struct {
 	ServiceManaged  bool
 	Tags            map[string][]string
 	Candidates      []Rule // the rules CandidateExpr selects
+	RuleCount       int    // every rule of the document, selected or not
 }
 
 // Selector evaluates CandidateExpr. It is safe for concurrent use.
@@ -72,6 +73,7 @@ func (s *Selector) Select(root any) (*GroupConfig, error) {
 		ServiceManaged:  boolish(obj["ServiceManaged"]),
 		Tags:            configTags(obj["Tags"]),
 	}
+	cfg.RuleCount = countRules(obj["Permissions"])
 	list, _ := found.([]any)
 	cfg.Candidates = make([]Rule, 0, len(list))
 	for _, item := range list {
@@ -166,4 +168,13 @@ func configTags(v any) map[string][]string {
 		}
 	}
 	return tags
+}
+
+// countRules counts the rules of either Permissions shape.
+func countRules(perms any) int {
+	if m, ok := perms.(map[string]any); ok {
+		perms = m["Permission"]
+	}
+	list, _ := perms.([]any)
+	return len(list)
 }

@@ -39,6 +39,7 @@ type Snapshot struct {
 	Managed bool
 	Tags    map[string][]string // the detail's tags and the document's, merged
 	Rules   []Rule              // the rules CandidateExpr selects
+	Count   int                 // every rule of the group, selected or not
 }
 
 // readSnapshot is step 1: GetDiscoveredResource (or, in account group mode,
@@ -75,7 +76,7 @@ func (st *steps) parseSnapshot(doc []byte, tags map[string][]string) (*Snapshot,
 	for k, v := range tags {
 		merged[k] = append(merged[k], v...)
 	}
-	return &Snapshot{Managed: cfg.ServiceManaged, Tags: merged, Rules: cfg.Candidates}, nil
+	return &Snapshot{Managed: cfg.ServiceManaged, Tags: merged, Rules: cfg.Candidates, Count: cfg.RuleCount}, nil
 }
 
 func (st *steps) configAction() string {
