@@ -212,5 +212,7 @@ func (st *steps) apply(ctx context.Context, ecs ECSAPI, res Resource, live *Live
 // restrictError is a failure of restrict mode's authorize: nothing was revoked.
 type restrictError struct{ err error }
 
-func (e *restrictError) Error() string { return "restrict mode: " + e.err.Error() + "; nothing revoked" }
+func (e *restrictError) Error() string {
+	return "restrict mode: " + e.err.Error() + "; nothing revoked"
+}
 func (e *restrictError) Unwrap() error { return e.err }

@@ -324,7 +324,6 @@ func source(r *remediation.Rule) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-
 // Pin makes the group hold one managed ingress rule for opts' protocol and
 // port from opts.IP's /32 or /128:
 //
