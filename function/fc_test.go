@@ -23,7 +23,7 @@ import (
 // answers with POST invocation/{id}/response or invocation/{id}/error.
 type fakeRuntime struct {
 	srv     *httptest.Server
-	queue   chan invocation
+	queue   chan queuedInvocation
 	closing chan struct{}
 	nexts   chan time.Time // one per GET next, when it arrived
 
@@ -31,7 +31,7 @@ type fakeRuntime struct {
 	results map[string]chan runtimeResult
 }
 
-type invocation struct {
+type queuedInvocation struct {
 	id      string
 	payload []byte
 	header  http.Header
@@ -48,7 +48,7 @@ const runtimePrefix = "/2020-11-11/runtime/invocation/"
 
 func newFakeRuntime(t testing.TB) *fakeRuntime {
 	rt := &fakeRuntime{
-		queue:   make(chan invocation),
+		queue:   make(chan queuedInvocation),
 		closing: make(chan struct{}),
 		nexts:   make(chan time.Time, 100),
 		results: map[string]chan runtimeResult{},
@@ -131,7 +131,7 @@ func (rt *fakeRuntime) invoke(t testing.TB, id string, payload []byte, cred fcCr
 	h.Set("x-fc-function-handler", "main")
 	h.Set("x-fc-function-memory", "128")
 	select {
-	case rt.queue <- invocation{id: id, payload: payload, header: h}:
+	case rt.queue <- queuedInvocation{id: id, payload: payload, header: h}:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: the function did not ask for the next invocation", id)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aliyun/credentials-go/credentials"
 	"github.com/aliyun/fc-runtime-go-sdk/fc"
 	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
@@ -24,6 +23,7 @@ const (
 	errNoCredentials     = "NoCredentials"     // the invocation carries no credentials; no cloud call made
 	errSetup             = "SetupError"        // clients could not be built; no cloud call made
 	errRemediationFailed = "RemediationFailed" // some resources failed; the message names every one
+	errEvaluationFailed  = "EvaluationFailed"  // the verdict could not be reached or reported
 )
 
 // serve runs the FC runtime loop; it never returns.
@@ -45,13 +45,13 @@ type handler struct {
 // an error when the settings or the event are invalid (before any cloud
 // call), or when a resource failed (the message names every failed one, so
 // Cloud Config records a failed remediation; the others stay remediated).
-func (h *handler) invoke(ctx context.Context, event []byte) (*remediation.Report, error) {
+func (h *handler) invoke(ctx context.Context, event []byte) (any, error) {
 	fcc, ok := fccontext.FromContext(ctx)
 	if !ok {
 		fcc = &fccontext.FcContext{}
 	}
 	log := h.log.With("requestId", fcc.RequestID)
-	fail := func(typ, msg string) (*remediation.Report, error) {
+	fail := func(typ, msg string) (any, error) {
 		msg = strings.ReplaceAll(msg, "\n", "; ")
 		log.Error("invocation failed", "errorType", typ, "error", msg)
 		return nil, messages.InvokeResponse_Error{Type: typ, Message: msg}
@@ -61,7 +61,9 @@ func (h *handler) invoke(ctx context.Context, event []byte) (*remediation.Report
 	if err != nil {
 		return fail(errInvalidSetting, "nothing done: "+err.Error())
 	}
-	resources, err := remediation.DecodeEvent(event)
+	inv := &invocation{settings: s, ownAccount: fcc.AccountId, region: fcc.Region, log: log,
+		timeout: time.Duration(fcc.Function.Timeout) * time.Second}
+	ev, resources, err := inv.decode(event)
 	if err != nil {
 		return fail(errBadEvent, "nothing done: "+err.Error())
 	}
@@ -71,15 +73,21 @@ func (h *handler) invoke(ctx context.Context, event []byte) (*remediation.Report
 		return fail(errNoCredentials, "nothing done: the invocation carries no credentials; give the function a RAM role "+
 			"(process environment credentials are never used under FC)")
 	}
-	cred, err := remediation.StaticCredential(c.AccessKeyId, c.AccessKeySecret, c.SecurityToken)
-	if err != nil {
+	if inv.cred, err = remediation.StaticCredential(c.AccessKeyId, c.AccessKeySecret, c.SecurityToken); err != nil {
 		return fail(errNoCredentials, "nothing done: the invocation's credentials: "+err.Error())
 	}
-	timeout := time.Duration(fcc.Function.Timeout) * time.Second
+	if ev != nil {
+		log.Info("evaluation invocation", "resourceId", ev.InvokingEvent.ConfigurationItem.ResourceID,
+			"messageType", ev.InvokingEvent.MessageType, "configurationType", ev.InvokingEvent.ConfigurationType, "retryCount", fcc.RetryCount)
+		rep, err := inv.evaluate(ctx, ev)
+		if err != nil {
+			return fail(errEvaluationFailed, err.Error())
+		}
+		return rep, nil
+	}
 	log.Info("invocation", "resources", len(resources), "rules", configRules(resources), "dryRun", s.DryRun,
 		"riskyPorts", s.RiskyPorts.String(), "timeoutSeconds", fcc.Function.Timeout, "retryCount", fcc.RetryCount)
-
-	report, err := execute(ctx, s, cred, log, timeout, resources)
+	report, err := inv.remediate(ctx, resources)
 	if report != nil {
 		level := slog.LevelInfo
 		if err != nil {
@@ -94,27 +102,9 @@ func (h *handler) invoke(ctx context.Context, event []byte) (*remediation.Report
 	case errors.As(err, &failed):
 		return fail(errRemediationFailed, err.Error())
 	case err != nil:
-		return fail(errSetup, "nothing done: "+err.Error())
+		return fail(errSetup, err.Error())
 	}
 	return report, nil
-}
-
-// execute runs one invocation's remediation: clients for cred, a Remediator
-// sized for timeout (the invocation's configured timeout; ctx carries the
-// deadline). The error is a *remediation.FailedError when resources failed,
-// another error when nothing could start.
-func execute(ctx context.Context, s remediation.Settings, cred credentials.Credential, log *slog.Logger,
-	timeout time.Duration, resources []remediation.Resource) (*remediation.Report, error) {
-	cloud, err := remediation.NewCloud(cred, s)
-	if err != nil {
-		return nil, err
-	}
-	rem, err := remediation.New(s, cloud, cloud, log)
-	if err != nil {
-		return nil, err
-	}
-	rem.Timeout = timeout
-	return rem.Execute(ctx, resources)
 }
 
 // configRules returns the distinct Config rule names (or IDs) of an event,

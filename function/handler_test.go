@@ -89,7 +89,7 @@ func TestHandler(t *testing.T) {
 				if _, err := json.Marshal(rep); err != nil {
 					t.Fatal(err)
 				}
-				if rep.Summary[remediation.Failed] != 0 || len(rep.Resources) == 0 {
+				if rep, ok := rep.(*remediation.Report); !ok || rep.Summary[remediation.Failed] != 0 || len(rep.Resources) == 0 {
 					t.Errorf("report %+v", rep)
 				}
 			} else {

@@ -119,7 +119,8 @@ func (c *cli) replay(ctx context.Context, args []string) int {
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	report, err := execute(ctx, s, cred, log, o.timeout, resources)
+	inv := &invocation{settings: s, cred: cred, timeout: o.timeout, log: log}
+	report, err := inv.remediate(ctx, resources)
 	var failed *remediation.FailedError
 	if err != nil && !errors.As(err, &failed) {
 		return c.fail(exitFailed, name, "nothing done: %v", err)

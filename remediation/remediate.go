@@ -45,7 +45,7 @@ func NewForAccounts(s Settings, config ConfigAPI, accounts Accounts, log *slog.L
 // once, so never more cloud calls in flight) and returns the report. The
 // error is a *FailedError naming every failed resource, or nil.
 func (r *Remediator) Execute(ctx context.Context, resources []Resource) (*Report, error) {
-	ctx, cancel := r.withReserve(ctx)
+	ctx, cancel := withReserve(ctx, r.Timeout)
 	defer cancel()
 
 	resources = dedupe(resources)
@@ -83,13 +83,14 @@ func (r *Remediator) Execute(ctx context.Context, resources []Resource) (*Report
 }
 
 // withReserve returns a context whose deadline is the invocation deadline
-// less the reserve: no call starts after it and no call's timeout runs past it.
-func (r *Remediator) withReserve(ctx context.Context) (context.Context, context.CancelFunc) {
+// less the reserve (section 3): no call starts after it and no call's
+// timeout runs past it. timeout is the invocation's configured timeout (0:
+// the time left).
+func withReserve(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = time.Until(deadline)
 	}

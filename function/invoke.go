@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aliyun/credentials-go/credentials"
+
+	"github.com/sg-remediation/sg-remediation/remediation"
+)
+
+// invocation is one run of the function on one payload, under FC or
+// replayed from the command line: the same code decides what the payload
+// is (an evaluation of the custom rule, or a remediation event) and runs it.
+type invocation struct {
+	settings remediation.Settings
+	cred     credentials.Credential
+	// ownAccount is the function's account (FC context, or STS
+	// GetCallerIdentity on the command line); "" when unknown.
+	ownAccount string
+	// region is the region the function runs in (STS's endpoint).
+	region  string
+	timeout time.Duration // the configured timeout; ctx carries the deadline
+	log     *slog.Logger
+}
+
+// errNothingDone marks a failure before any resource was touched.
+var errNothingDone = errors.New("nothing done")
+
+// decode decodes the payload: an evaluation event, or the resources of a
+// remediation event (each without accountId given the own account). It makes
+// no call.
+func (inv *invocation) decode(payload []byte) (*remediation.EvaluationEvent, []remediation.Resource, error) {
+	if remediation.IsEvaluationEvent(payload) {
+		ev, err := remediation.DecodeEvaluation(payload)
+		return ev, nil, err
+	}
+	resources, err := remediation.DecodeEvent(payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range resources {
+		if resources[i].AccountID == "" {
+			resources[i].AccountID = inv.ownAccount
+		}
+	}
+	return nil, resources, nil
+}
+
+// cloud builds the SDK adapter for the invocation's credentials.
+func (inv *invocation) cloud() (*remediation.Cloud, error) {
+	cloud, err := remediation.NewCloud(inv.cred, inv.settings)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNothingDone, err)
+	}
+	cloud.FunctionRegion = inv.region
+	return cloud, nil
+}
+
+// evaluate runs an evaluation (contract section 9).
+func (inv *invocation) evaluate(ctx context.Context, ev *remediation.EvaluationEvent) (*remediation.EvaluationReport, error) {
+	cloud, err := inv.cloud()
+	if err != nil {
+		return nil, err
+	}
+	e, err := remediation.NewEvaluator(inv.settings, cloud, inv.log)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNothingDone, err)
+	}
+	e.OwnAccount = inv.ownAccount
+	return e.Evaluate(ctx, ev, inv.timeout)
+}
+
+// remediate runs a remediation (contract section 3). The error is a
+// *remediation.FailedError when resources failed, another error when
+// nothing could start.
+func (inv *invocation) remediate(ctx context.Context, resources []remediation.Resource) (*remediation.Report, error) {
+	cloud, err := inv.cloud()
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := inv.accounts(ctx, cloud, resources)
+	if err != nil {
+		return nil, err
+	}
+	rem, err := remediation.NewForAccounts(inv.settings, cloud, accounts, inv.log)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNothingDone, err)
+	}
+	rem.Timeout = inv.timeout
+	return rem.Execute(ctx, resources)
+}
+
+// accounts returns whose credentials sign the ECS calls on each resource
+// (section 6): the invocation's for the own account, the assumed role's for
+// a member, at most one AssumeRole per member and invocation. Nothing is
+// cached across invocations: FC rotates the invocation's credentials.
+func (inv *invocation) accounts(ctx context.Context, cloud *remediation.Cloud, resources []remediation.Resource) (remediation.Accounts, error) {
+	own := inv.ownAccount
+	if own == "" && inv.settings.MemberRoleName == "" && inv.settings.AggregatorID == "" {
+		// Single-account mode and the account is unknown (an old runtime, a
+		// replay): the invocation's credentials can only see their own
+		// account's groups, so every resource is theirs.
+		return remediation.OneAccount{API: cloud}, nil
+	}
+	if own == "" && needsOwnAccount(resources) {
+		id, err := cloud.GetCallerIdentity(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: which account do these credentials belong to? %v", errNothingDone, err)
+		}
+		own = id.AccountID
+	}
+	return remediation.NewMemberAccounts(own, cloud, inv.settings.MemberRoleName, cloud, remediation.DefaultRetryPolicy,
+		func(cr remediation.AssumedCredentials) (remediation.ECSAPI, error) { return cloud.ForCredentials(cr) }), nil
+}
+
+// needsOwnAccount reports whether any resource names an account.
+func needsOwnAccount(resources []remediation.Resource) bool {
+	for _, r := range resources {
+		if r.AccountID != "" {
+			return true
+		}
+	}
+	return false
+}
