@@ -88,7 +88,9 @@ func TestGetAggregateDiscoveredResource(t *testing.T) {
 	}
 	var conf struct {
 		SecurityGroupId string
-		Permissions     struct{ Permission []struct{ SecurityGroupRuleId string } }
+		Permissions     struct {
+			Permission []struct{ SecurityGroupRuleId string }
+		}
 	}
 	if err := json.Unmarshal([]byte(fmt.Sprint(d["Configuration"])), &conf); err != nil || conf.SecurityGroupId != "sg-member" ||
 		len(conf.Permissions.Permission) != 1 || conf.Permissions.Permission[0].SecurityGroupRuleId != "sgr-m22" {

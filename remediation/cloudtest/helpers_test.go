@@ -240,4 +240,3 @@ func rpcRawCall(tb testing.TB, s *cloudtest.Server, c creds, method, action stri
 	}
 	return resp.StatusCode, m
 }
-
