@@ -356,26 +356,57 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	want := wanted(opts.IP)
-	res := Result{
+	p := &run{opts: opts, ecs: ecs, log: log, want: wanted(opts.IP), newRule: NewRule(opts.Protocol, opts.Port, opts.IP, opts.Now())}
+	p.res = Result{
 		Region: opts.Region, GroupID: opts.GroupID, Protocol: opts.Protocol, Port: opts.Port,
-		Source: want.String(), DryRun: opts.DryRun, Outcome: Failed,
+		Source: p.want.String(), DryRun: opts.DryRun, Outcome: Failed,
 	}
-	attrs := []any{"regionId", opts.Region, "groupId", opts.GroupID, "rule", fmt.Sprintf("%s/%d", opts.Protocol, opts.Port), "source", res.Source, "dryRun", opts.DryRun}
+	p.attrs = []any{"regionId", opts.Region, "groupId", opts.GroupID, "rule", fmt.Sprintf("%s/%d", opts.Protocol, opts.Port), "source", p.res.Source, "dryRun", opts.DryRun}
 
 	live, err := remediation.ReadLiveRules(ctx, opts.Retry, ecs, opts.Region, opts.GroupID)
 	if err != nil {
-		log.Error("pin: read rules", append(attrs, "error", err)...)
-		return res, fmt.Errorf("pin %s (%s): read rules: %w", opts.GroupID, opts.Region, err)
+		log.Error("pin: read rules", append(p.attrs, "error", err)...)
+		return p.res, fmt.Errorf("pin %s (%s): read rules: %w", opts.GroupID, opts.Region, err)
 	}
-	newRule := NewRule(opts.Protocol, opts.Port, opts.IP, opts.Now())
+	p.classify(live)
+	if p.current != nil && len(p.stale) == 0 {
+		p.res.Outcome = Unchanged
+		log.Info("pin: unchanged", append(p.attrs, "ruleId", p.current.SecurityGroupRuleId)...)
+		return p.res, nil
+	}
+	p.plan()
+	if opts.DryRun {
+		if p.current == nil {
+			log.Info("pin: would authorize", append(p.attrs, "description", p.newRule.Description)...)
+		}
+		if len(p.stale) > 0 {
+			log.Info("pin: would revoke", append(p.attrs, "ruleIds", ruleIDs(p.stale))...)
+		}
+		return p.res, nil
+	}
+	return p.apply(ctx)
+}
 
-	// Classify the live rules for this protocol and port.
-	var current *remediation.Rule
-	var stale []remediation.Rule
+// run is one Pin call: its options, what it found and what it decided.
+type run struct {
+	opts    Options
+	ecs     remediation.ECSAPI
+	log     *slog.Logger
+	attrs   []any
+	want    netip.Prefix
+	newRule remediation.Rule
+	res     Result
+	current *remediation.Rule // the rule that already grants the access
+	stale   []remediation.Rule
+}
+
+// classify sorts the live rules for the protocol and port into managed and
+// not managed, picks the current rule and the stale managed ones.
+func (p *run) classify(live []remediation.Rule) {
+	res := &p.res
 	for i := range live {
 		r := live[i]
-		if !forPort(&r, opts.Protocol, opts.Port) {
+		if !forPort(&r, p.opts.Protocol, p.opts.Port) {
 			continue
 		}
 		if !managedDescription(r.Description) {
@@ -389,8 +420,8 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 	// stale (an old address, or a duplicate left by an interrupted run).
 	keep := -1
 	for i := range res.Managed {
-		if src, ok := source(&res.Managed[i]); ok && src == want {
-			if keep < 0 || remediation.SameRule(&res.Managed[i], &newRule) && !remediation.SameRule(&res.Managed[keep], &newRule) {
+		if src, ok := source(&res.Managed[i]); ok && src == p.want {
+			if keep < 0 || remediation.SameRule(&res.Managed[i], &p.newRule) && !remediation.SameRule(&res.Managed[keep], &p.newRule) {
 				keep = i
 			}
 		}
@@ -398,96 +429,80 @@ func Pin(ctx context.Context, ecs remediation.ECSAPI, opts Options, log *slog.Lo
 	for i := range res.Managed {
 		if i == keep {
 			r := res.Managed[i]
-			current = &r
+			p.current = &r
 		} else {
-			stale = append(stale, res.Managed[i])
+			p.stale = append(p.stale, res.Managed[i])
 		}
 	}
 	// An identical rule pin does not manage already grants the access, and
 	// ECS would refuse (or silently drop) a second one: create nothing.
-	if current == nil {
+	if p.current == nil {
 		for i := range res.NotManaged {
-			if remediation.SameRule(&res.NotManaged[i], &newRule) {
+			if remediation.SameRule(&res.NotManaged[i], &p.newRule) {
 				r := res.NotManaged[i]
-				current = &r
+				p.current = &r
 				break
 			}
 		}
 	}
-	res.Current = current
-	log.Info("pin: found", append(attrs, "managed", ruleIDs(res.Managed), "notManaged", ruleIDs(res.NotManaged), "current", idOf(current), "stale", ruleIDs(stale))...)
+	res.Current = p.current
+	p.log.Info("pin: found", append(p.attrs, "managed", ruleIDs(res.Managed), "notManaged", ruleIDs(res.NotManaged),
+		"current", idOf(p.current), "stale", ruleIDs(p.stale))...)
+}
 
-	if current != nil && len(stale) == 0 {
-		res.Outcome = Unchanged
-		log.Info("pin: unchanged", append(attrs, "ruleId", current.SecurityGroupRuleId)...)
-		return res, nil
+// plan sets what the run creates, revokes, and its outcome.
+func (p *run) plan() {
+	if p.current == nil {
+		p.res.Created = []remediation.Rule{p.newRule}
 	}
-	if current == nil {
-		res.Created = []remediation.Rule{newRule}
-	}
-	res.Revoked = stale
+	p.res.Revoked = p.stale
 	switch {
-	case current != nil:
-		res.Outcome = Cleaned
-	case len(stale) > 0:
-		res.Outcome = Replaced
+	case p.current != nil:
+		p.res.Outcome = Cleaned
+	case len(p.stale) > 0:
+		p.res.Outcome = Replaced
 	default:
-		res.Outcome = Created
+		p.res.Outcome = Created
 	}
-	if opts.DryRun {
-		res.Outcome = map[Outcome]Outcome{Cleaned: WouldClean, Replaced: WouldReplace, Created: WouldCreate}[res.Outcome]
-		if current == nil {
-			log.Info("pin: would authorize", append(attrs, "description", newRule.Description)...)
-		}
-		if len(stale) > 0 {
-			log.Info("pin: would revoke", append(attrs, "ruleIds", ruleIDs(stale))...)
-		}
-		return res, nil
+	if p.opts.DryRun {
+		p.res.Outcome = map[Outcome]Outcome{Cleaned: WouldClean, Replaced: WouldReplace, Created: WouldCreate}[p.res.Outcome]
 	}
-	outcome := res.Outcome
+}
 
-	// Authorize first, so that access is never lost.
-	if current == nil {
-		err := remediation.AuthorizeRules(ctx, opts.Retry, ecs, opts.Region, opts.GroupID, []remediation.Rule{newRule})
+// apply authorizes the new rule first, so that access is never lost, then
+// revokes the stale managed rules, by ID only.
+func (p *run) apply(ctx context.Context) (Result, error) {
+	opts, res, outcome := p.opts, &p.res, p.res.Outcome
+	if p.current == nil {
+		err := remediation.AuthorizeRules(ctx, opts.Retry, p.ecs, opts.Region, opts.GroupID, []remediation.Rule{p.newRule})
 		if err != nil {
 			res.Outcome, res.Revoked = Failed, nil
-			log.Error("pin: authorize", append(attrs, "error", err)...)
-			return res, fmt.Errorf("pin %s (%s): authorize %s %s/%d: %w; nothing was revoked", opts.GroupID, opts.Region, res.Source, opts.Protocol, opts.Port, err)
+			p.log.Error("pin: authorize", append(p.attrs, "error", err)...)
+			return *res, fmt.Errorf("pin %s (%s): authorize %s %s/%d: %w; nothing was revoked", opts.GroupID, opts.Region, res.Source, opts.Protocol, opts.Port, err)
 		}
-		log.Info("pin: authorize", append(attrs, "description", newRule.Description)...)
+		p.log.Info("pin: authorize", append(p.attrs, "description", p.newRule.Description)...)
 	}
-	if len(stale) == 0 {
-		res.Outcome = outcome
-		return res, nil
+	if len(p.stale) == 0 {
+		return *res, nil
 	}
-
-	// Then revoke the stale managed rules, by ID only.
-	goneSet, err := remediation.RevokeRules(ctx, opts.Retry, ecs, opts.Region, opts.GroupID, ruleIDs(stale))
-	var gone []string
-	for _, r := range stale {
+	goneSet, err := remediation.RevokeRules(ctx, opts.Retry, p.ecs, opts.Region, opts.GroupID, ruleIDs(p.stale))
+	res.Gone, res.Revoked = nil, nil
+	for _, r := range p.stale {
 		if goneSet[r.SecurityGroupRuleId] {
-			gone = append(gone, r.SecurityGroupRuleId)
+			res.Gone = append(res.Gone, r.SecurityGroupRuleId)
+		} else {
+			res.Revoked = append(res.Revoked, r)
 		}
 	}
-	res.Gone = gone
 	if err != nil {
 		res.Outcome, res.Revoked = Failed, nil
-		log.Error("pin: revoke", append(attrs, "ruleIds", ruleIDs(stale), "error", err)...)
-		return res, fmt.Errorf("pin %s (%s): the rule for %s %s/%d is in place, but the old managed rule(s) %s remain: revoke: %w; run pin again to remove them",
-			opts.GroupID, opts.Region, res.Source, opts.Protocol, opts.Port, strings.Join(ruleIDs(stale), ", "), err)
+		p.log.Error("pin: revoke", append(p.attrs, "ruleIds", ruleIDs(p.stale), "error", err)...)
+		return *res, fmt.Errorf("pin %s (%s): the rule for %s %s/%d is in place, but the old managed rule(s) %s remain: revoke: %w; run pin again to remove them",
+			opts.GroupID, opts.Region, res.Source, opts.Protocol, opts.Port, strings.Join(ruleIDs(p.stale), ", "), err)
 	}
-	if len(gone) > 0 {
-		var revoked []remediation.Rule
-		for _, r := range stale {
-			if !goneSet[r.SecurityGroupRuleId] {
-				revoked = append(revoked, r)
-			}
-		}
-		res.Revoked = revoked
-	}
-	log.Info("pin: revoke", append(attrs, "ruleIds", ruleIDs(res.Revoked), "alreadyGone", gone)...)
+	p.log.Info("pin: revoke", append(p.attrs, "ruleIds", ruleIDs(res.Revoked), "alreadyGone", res.Gone)...)
 	res.Outcome = outcome
-	return res, nil
+	return *res, nil
 }
 
 func ruleIDs(rules []remediation.Rule) []string {
