@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/sg-remediation/sg-remediation/remediation"
 )
@@ -95,17 +96,31 @@ type line struct {
 
 func txt(s string) span  { return span{text: oneLine(s)} }
 func code(s string) span { return span{text: oneLine(s), code: true} }
-func bold(s string) span { return span{text: oneLine(s), bold: true} }
+func bold(s string) span { return span{text: strings.TrimSpace(oneLine(s)), bold: true} }
 
+// oneLine keeps report text on one line and free of backquotes (which
+// would break code spans), keeping one space at either end if it had any.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "`", "'")), " ")
+	s = strings.ReplaceAll(s, "`", "'")
+	out := strings.Join(strings.Fields(s), " ")
+	if out == "" {
+		return ""
+	}
+	if strings.TrimLeftFunc(s, unicode.IsSpace) != s {
+		out = " " + out
+	}
+	if strings.TrimRightFunc(s, unicode.IsSpace) != s {
+		out += " "
+	}
+	return out
 }
 
 // group is the part of a message about one resource.
 type group struct {
-	lines   []line
-	backups bool // some rule was revoked: there are backup lines
-	id      string
+	lines    []line
+	backups  bool // some rule was revoked: there are backup lines
+	replaced bool // restrict mode authorized narrow replacements
+	id       string
 }
 
 // composed is a message before it is rendered and cut.
@@ -238,6 +253,7 @@ func groupLines(res remediation.ResourceReport) group {
 			sp = append(sp, txt(" ("+rule.Reason+")"))
 		}
 		if len(rule.Replacements) > 0 {
+			g.replaced = true
 			sp = append(sp, txt("; replaced by "+strings.Join(rule.Replacements, ", ")))
 		}
 		g.lines = append(g.lines, line{bullet, sp})
@@ -260,10 +276,12 @@ func (c *composed) tail(shown []group, omitted int) []line {
 		return out
 	}
 	var ids []string
+	replaced := false
 	for _, g := range shown {
 		if g.backups {
 			ids = append(ids, g.id)
 		}
+		replaced = replaced || g.replaced
 	}
 	omittedBackups := false
 	for _, g := range c.groups[len(shown):] {
@@ -281,6 +299,9 @@ func (c *composed) tail(shown []group, omitted int) []line {
 		out = append(out, line{bullet, []span{code(`"` + remediation.BackupMessage + `"`), txt(" (every backup, including the groups left out)")}})
 	}
 	out = append(out, line{para, []span{txt("2. Re-create the rules: "), code(RestoreCommand), txt(" (add "), code("--dry-run"), txt(" to see what it would create first). Restore is idempotent.")}})
+	if replaced {
+		out = append(out, line{para, []span{txt("The narrow rules authorized in restrict mode stay; revoke them by hand if they are not wanted.")}})
+	}
 	return out
 }
 
@@ -304,6 +325,10 @@ func render(kind Kind, c *composed, r *remediation.Report) rendered {
 		}
 		lines = append(lines, c.tail(c.groups[:k], len(c.groups)-k)...)
 		text := markup(kind, lines)
+		if kind == Slack {
+			// Slack has no title field: the title is the first line.
+			text = "*" + slackEscape(oneLine(c.title)) + "*\n" + text
+		}
 		return rendered{title: c.title, lines: lines, text: text, body: body(kind, c.title, text, lines, r, "", ""), shown: k, omitted: len(c.groups) - k}
 	}
 	best := build(len(c.groups))
@@ -378,7 +403,7 @@ func lineText(kind Kind, l line) string {
 		case kind == Lark:
 		case s.code && t != "":
 			t = "`" + t + "`"
-		case (s.bold || l.kind == heading && kind == Slack) && strings.TrimSpace(t) != "":
+		case s.bold && t != "":
 			if kind == Slack {
 				t = "*" + t + "*"
 			} else {
@@ -409,7 +434,7 @@ func body(kind Kind, title, text string, lines []line, r *remediation.Report, ti
 	case WeCom:
 		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": text}}
 	case Slack:
-		v = map[string]string{"text": "*" + slackEscape(title) + "*\n" + text}
+		v = map[string]string{"text": text}
 	case Lark:
 		content := make([][]larkText, 0, len(lines))
 		for _, l := range lines {
