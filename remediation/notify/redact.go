@@ -29,6 +29,9 @@ const hidden = "***"
 // tell webhooks apart in a log. A string that does not parse as a URL gives
 // only what precedes "://" and the host, if any.
 func Redact(raw string) string {
+	if strings.TrimSpace(raw) == "" {
+		return ""
+	}
 	kind, rest := splitKind(strings.TrimSpace(raw))
 	prefix := ""
 	if kind != "" {
@@ -37,6 +40,9 @@ func Redact(raw string) string {
 	u, err := url.Parse(rest)
 	if err != nil || u.Opaque != "" {
 		return prefix + redactUnparsed(rest)
+	}
+	if u.Scheme == "" || u.Host == "" {
+		return prefix + "<not a URL>"
 	}
 	return prefix + redactURL(u)
 }
@@ -81,7 +87,7 @@ func redactURL(u *url.URL) string {
 				} else {
 					b.WriteByte('&')
 				}
-				b.WriteString(url.QueryEscape(safeKey(k)) + "=" + hidden)
+				b.WriteString(safeKey(k) + "=" + hidden)
 			}
 		}
 	}
@@ -125,8 +131,9 @@ func redactUnparsed(s string) string {
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
 		host = rest[:i]
 	}
+	user := ""
 	if i := strings.LastIndexByte(host, '@'); i >= 0 {
-		host = hidden + "@" + host[i+1:]
+		user, host = hidden+"@", host[i+1:]
 	}
-	return cleanHost(strings.ToLower(scheme)) + "://" + cleanHost(host) + "/" + hidden
+	return cleanHost(strings.ToLower(scheme)) + "://" + user + cleanHost(host) + "/" + hidden
 }
