@@ -214,3 +214,34 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+func TestBackupQueries(t *testing.T) {
+	if got := notify.BackupQueries([]string{"sg-b", "sg-a", "sg-b"}); len(got) != 1 || got[0] != `"rule backup" and ("sg-a" or "sg-b")` {
+		t.Errorf("got %q", got)
+	}
+	if got := notify.BackupQueries([]string{"sg-one"}); len(got) != 1 || got[0] != `"rule backup" and "sg-one"` {
+		t.Errorf("got %q", got)
+	}
+	if got := notify.BackupQueries(nil); len(got) != 0 {
+		t.Errorf("got %q", got)
+	}
+	var ids []string
+	for i := range 60 {
+		ids = append(ids, fmt.Sprintf("sg-%03d", i))
+	}
+	got := notify.BackupQueries(ids)
+	if len(got) != 3 {
+		t.Fatalf("%d queries for 60 groups, want 3 (Log Service allows 30 conditions)", len(got))
+	}
+	seen := 0
+	for _, q := range got {
+		n := strings.Count(q, `"sg-`)
+		if n > 25 || strings.Count(q, " or ")+1 != n {
+			t.Errorf("query %q names %d groups", q, n)
+		}
+		seen += n
+	}
+	if seen != 60 {
+		t.Errorf("queries name %d groups, want 60", seen)
+	}
+}
