@@ -9,7 +9,8 @@
 // qyapi.weixin.qq.com, hooks.slack.com; anything else is a generic JSON
 // POST) or from an explicit "dingtalk+", "feishu+", "wecom+", "slack+" or
 // "json+" prefix before the scheme. Only https:// is accepted, or http:// to
-// a loopback address. Errors wrap remediation.ErrBadSetting, so an invalid
+// a loopback address. A DingTalk robot secured by a custom keyword needs the
+// keyword "sg-remediation", which every message's title holds. Errors wrap remediation.ErrBadSetting, so an invalid
 // setting fails the invocation like any other.
 //
 // # Credentials

@@ -140,6 +140,8 @@ type Result struct {
 	// Err is nil when the webhook accepted the message. Its text never
 	// holds a credential.
 	Err error `json:"-"`
+	// Error is Err's text, for JSON output.
+	Error string `json:"error,omitempty"`
 }
 
 // Send sends the message for r to every webhook concurrently, when r
@@ -168,6 +170,9 @@ func (n *Notifier) Send(ctx context.Context, r *remediation.Report) []Result {
 			m := cache[t.kind]
 			res := Result{Target: t.String(), Host: t.Host(), Kind: t.kind, Groups: m.shown, Omitted: m.omitted}
 			res.Attempts, res.Err = n.sendOne(ctx, t, m, r)
+			if res.Err != nil {
+				res.Error = res.Err.Error()
+			}
 			results[i] = res
 		})
 	}

@@ -346,8 +346,8 @@ func TestFaults(t *testing.T) {
 				t.Errorf("emulator accepted %d messages", len(e.srv.Received()))
 			}
 			if !tc.wantOK {
-				if !strings.Contains(res.Err.Error(), tc.wantErr) {
-					t.Errorf("err %q lacks %q", res.Err, tc.wantErr)
+				if !strings.Contains(res.Err.Error(), tc.wantErr) || res.Error != res.Err.Error() {
+					t.Errorf("err %q (Error %q) lacks %q", res.Err, res.Error, tc.wantErr)
 				}
 				logs := e.logs.String()
 				if !strings.Contains(logs, `"level":"WARN","msg":"notification failed","host":"`+e.srv.Addr()+`"`) {
