@@ -60,6 +60,14 @@ var sampleEvents = map[string][]string{
 	"all-samples.json":    {webGroup, dbGroup, dropGroup, managedGroup, exemptGroup, ipv6Group, staleGroup},
 }
 
+// evaluationEvents are the custom rule's sample events (section 9) and the
+// verdict each must get.
+var evaluationEvents = map[string]string{
+	"evaluation-web.json":            remediation.NonCompliant,
+	"evaluation-drop-protected.json": remediation.IsCompliant, // invokingEvent as a JSON string
+	"evaluation-oversize.json":       remediation.NonCompliant, // read from Config: the IPv6 group
+}
+
 // TestSampleEventsListed makes sure that every event file in events/ has
 // its expectations here, and every sample group is in all-samples.json.
 func TestSampleEventsListed(t *testing.T) {
@@ -73,7 +81,9 @@ func TestSampleEventsListed(t *testing.T) {
 			names = append(names, b)
 		}
 	}
-	if got, want := names, slices.Sorted(maps.Keys(sampleEvents)); !slices.Equal(got, want) {
+	want := slices.Sorted(maps.Keys(sampleEvents))
+	want = slices.Sorted(slices.Values(append(want, slices.Collect(maps.Keys(evaluationEvents))...)))
+	if got := names; !slices.Equal(got, want) {
 		t.Errorf("event files %v, expectations for %v", got, want)
 	}
 	var fx struct{ Groups []cloudtest.Group }

@@ -10,6 +10,7 @@ import (
 	"github.com/aliyun/credentials-go/credentials"
 
 	"github.com/sg-remediation/sg-remediation/remediation"
+	"github.com/sg-remediation/sg-remediation/remediation/notify"
 )
 
 // invocation is one run of the function on one payload, under FC or
@@ -25,6 +26,24 @@ type invocation struct {
 	region  string
 	timeout time.Duration // the configured timeout; ctx carries the deadline
 	log     *slog.Logger
+	// notifier sends the invocation's message to the webhooks (nil: none
+	// configured, or a replay that only prints it).
+	notifier *notify.Notifier
+}
+
+// loadSettings reads every setting, the notification ones included, and
+// builds the notifier: an invalid one fails before any cloud call. The
+// error wraps remediation.ErrBadSetting and never carries a credential.
+func loadSettings(getenv func(string) string, log *slog.Logger) (remediation.Settings, *notify.Notifier, error) {
+	s, err := remediation.LoadSettings(getenv)
+	cfg, nerr := notify.ParseConfig(string(s.NotifyURL), string(s.NotifySecret), s.NotifyOn)
+	if err := errors.Join(err, nerr); err != nil {
+		return s, nil, err
+	}
+	if len(cfg.Targets) == 0 {
+		return s, nil, nil
+	}
+	return s, notify.New(cfg, log), nil
 }
 
 // errNothingDone marks a failure before any resource was touched.
@@ -91,7 +110,16 @@ func (inv *invocation) remediate(ctx context.Context, resources []remediation.Re
 		return nil, fmt.Errorf("%w: %v", errNothingDone, err)
 	}
 	rem.Timeout = inv.timeout
-	return rem.Execute(ctx, resources)
+	report, err := rem.Execute(ctx, resources)
+	if report != nil && inv.notifier != nil {
+		// After the work and before the answer, within the same cutoff: a
+		// notification never delays the answer past the reserve, and its
+		// failure changes nothing (Send logs it as a warning).
+		nctx, cancel := remediation.WithReserve(ctx, inv.timeout)
+		inv.notifier.Send(nctx, report)
+		cancel()
+	}
+	return report, err
 }
 
 // accounts returns whose credentials sign the ECS calls on each resource

@@ -177,7 +177,7 @@ func NewEvaluator(s Settings, config ConfigAPI, log *slog.Logger) (*Evaluator, e
 // PutEvaluations. The ctx deadline is the invocation's; the same reserve as
 // the remediation's is kept.
 func (e *Evaluator) Evaluate(ctx context.Context, ev *EvaluationEvent, timeout time.Duration) (*EvaluationReport, error) {
-	ctx, cancel := withReserve(ctx, timeout)
+	ctx, cancel := WithReserve(ctx, timeout)
 	defer cancel()
 	e.checkPorts(ev)
 	rep, err := e.verdict(ctx, ev)

@@ -45,7 +45,7 @@ func NewForAccounts(s Settings, config ConfigAPI, accounts Accounts, log *slog.L
 // once, so never more cloud calls in flight) and returns the report. The
 // error is a *FailedError naming every failed resource, or nil.
 func (r *Remediator) Execute(ctx context.Context, resources []Resource) (*Report, error) {
-	ctx, cancel := withReserve(ctx, r.Timeout)
+	ctx, cancel := WithReserve(ctx, r.Timeout)
 	defer cancel()
 
 	resources = dedupe(resources)
@@ -82,11 +82,11 @@ func (r *Remediator) Execute(ctx context.Context, resources []Resource) (*Report
 	return report, nil
 }
 
-// withReserve returns a context whose deadline is the invocation deadline
+// WithReserve returns a context whose deadline is the invocation deadline
 // less the reserve (section 3): no call starts after it and no call's
 // timeout runs past it. timeout is the invocation's configured timeout (0:
 // the time left).
-func withReserve(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+func WithReserve(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)

@@ -3,6 +3,7 @@ package remediation
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -29,8 +30,8 @@ type Settings struct {
 	MemberRoleName    string         // role assumed in member accounts
 	MaxExceptionDays  int
 	Exceptions        []Exception
-	NotifyURL         string  // parsed and checked by package notify
-	NotifySecret      string  // never logged
+	NotifyURL         Sensitive // parsed and checked by package notify; tokens inside
+	NotifySecret      Sensitive
 	NotifyOn          string  // parsed and checked by package notify
 	MaxCallsPerSecond float64 // 0: adaptive only
 }
@@ -110,11 +111,11 @@ var settingTable = []Setting{
 		return err
 	}},
 	{"NOTIFY_URL", "", "webhook URLs, comma-separated (DingTalk, Lark/Feishu, WeCom, Slack or JSON)", func(s *Settings, v string, _ time.Time) error {
-		s.NotifyURL = v
+		s.NotifyURL = Sensitive(v)
 		return nil
 	}},
 	{"NOTIFY_SECRET", "", "signing secret for DingTalk and Lark/Feishu robots", func(s *Settings, v string, _ time.Time) error {
-		s.NotifySecret = v
+		s.NotifySecret = Sensitive(v)
 		return nil
 	}},
 	{"NOTIFY_ON", "revoked,would-revoke,failed", "outcomes that cause a message (revoked, would-revoke, failed, excepted, skipped, compliant)", func(s *Settings, v string, _ time.Time) error {
@@ -156,6 +157,17 @@ func endpoint(field func(*Settings) *string) func(*Settings, string, time.Time) 
 		return nil
 	}
 }
+
+// Sensitive is a setting that carries a credential (a webhook URL with its
+// token, a signing secret). It never prints: every fmt verb and slog show a
+// placeholder; convert it to string to use it.
+type Sensitive string
+
+func (Sensitive) String() string               { return "[redacted]" }
+func (Sensitive) GoString() string             { return "[redacted]" }
+func (Sensitive) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
+func (Sensitive) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte("[redacted]")) }
+func (Sensitive) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
 
 // ErrBadSetting is wrapped by every settings error.
 var ErrBadSetting = errors.New("invalid setting")
