@@ -143,14 +143,23 @@ func (r *Remediator) process(ctx context.Context, res Resource) ResourceReport {
 	rep := newReport(res, Compliant, "")
 	rep.OtherRules = max(snap.Count-len(j.Decisions), 0)
 	var candidates []string
+	var excepted []Decision
 	for _, d := range j.Decisions {
 		if d.Risky || d.Unreadable {
 			candidates = append(candidates, d.Rule.SecurityGroupRuleId)
-		} else {
-			rep.Rules = append(rep.Rules, ruleReport(d, keptAction(d)))
+			continue
+		}
+		rep.Rules = append(rep.Rules, ruleReport(d, keptAction(d)))
+		if d.Excepted != nil {
+			excepted = append(excepted, d)
 		}
 	}
-	if len(candidates) == 0 {
+	switch {
+	case len(candidates) == 0 && len(excepted) > 0:
+		rep.Outcome = Excepted
+		rep.Reason = joinNotes(fmt.Sprintf("%d risky rule(s) kept: excepted %s", len(excepted), excepted[0].Excepted), j.Note)
+		return rep
+	case len(candidates) == 0:
 		rep.Reason = joinNotes("no rule exposes a risky port to the internet", j.Note)
 		return rep
 	}
@@ -166,7 +175,9 @@ func (r *Remediator) process(ctx context.Context, res Resource) ResourceReport {
 	}
 	rep.Rules = append(rep.Rules, live.Kept...)
 	applied, err := r.apply(ctx, ecs, res, live)
-	return r.outcome(res, rep, live, applied, err)
+	rep = r.outcome(res, rep, live, applied, err)
+	rep.Reason = joinNotes(rep.Reason, j.Note) // why a tagged group was not exempt
+	return rep
 }
 
 // outcome writes the result of steps 3-5 into rep.

@@ -13,6 +13,9 @@ const (
 	WouldRevoke Outcome = "would-revoke"
 	Compliant   Outcome = "compliant"
 	Skipped     Outcome = "skipped"
+	// Excepted: every risky rule of the group is kept by an unexpired
+	// exception (contract section 7).
+	Excepted Outcome = "excepted"
 	Failed      Outcome = "failed"
 )
 
