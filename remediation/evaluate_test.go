@@ -93,7 +93,9 @@ func (e *env) evaluate(t testing.TB, payload []byte) (*remediation.EvaluationRep
 // the annotation, the recorded evaluation, and never an ECS call.
 func TestEvaluationDecisionTable(t *testing.T) {
 	drop := func(r *cloudtest.Rule) { r.Policy = "Drop" }
-	prio := func(p int) func(*cloudtest.Rule) { return func(r *cloudtest.Rule) { r.Priority = cloudtest.Priority(p) } }
+	prio := func(p int) func(*cloudtest.Rule) {
+		return func(r *cloudtest.Rule) { r.Priority = cloudtest.Priority(p) }
+	}
 	tests := []struct {
 		name, want string
 		rules      []cloudtest.Rule

@@ -16,7 +16,7 @@ const (
 	// Excepted: every risky rule of the group is kept by an unexpired
 	// exception (contract section 7).
 	Excepted Outcome = "excepted"
-	Failed      Outcome = "failed"
+	Failed   Outcome = "failed"
 )
 
 // Report is the function's answer: one entry per resource of the event.
