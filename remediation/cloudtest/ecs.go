@@ -264,34 +264,14 @@ func permissionSpecs(p url.Values) ([]spec, *apiError) {
 // --- RevokeSecurityGroup ---
 
 func (s *Server) revokeSecurityGroup(r *request) (any, *apiError) {
-	p := r.params
-	v, aerr := required(p, "RegionId", "SecurityGroupId")
+	v, aerr := required(r.params, "RegionId", "SecurityGroupId")
 	if aerr != nil {
 		return nil, aerr
 	}
 	region, id := v[0], v[1]
-	ids, aerr := indexed(p, "SecurityGroupRuleId")
+	ids, specs, aerr := revokeTargets(r.params)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if len(ids) > maxListParams {
-		return nil, errorf(400, codeBadRuleID, "At most %d SecurityGroupRuleId.N may be given, got %d.", maxListParams, len(ids))
-	}
-	var specs []spec
-	if len(ids) == 0 {
-		if specs, aerr = permissionSpecs(p); aerr != nil {
-			return nil, aerr
-		}
-		if len(specs) == 0 {
-			return nil, missingParam("SecurityGroupRuleId.1")
-		}
-		for _, sp := range specs {
-			for _, name := range [...]string{"IpProtocol", "PortRange"} {
-				if sp.f[name] == "" {
-					return nil, missingParam(sp.prefix + name)
-				}
-			}
-		}
 	}
 
 	s.mu.Lock()
@@ -301,29 +281,75 @@ func (s *Server) revokeSecurityGroup(r *request) (any, *apiError) {
 		return nil, aerr
 	}
 	if len(ids) > 0 {
-		// All or nothing: check every ID before removing any.
-		want := make(map[string]bool, len(ids))
-		for _, rid := range ids {
-			want[rid] = false
-		}
-		for _, rule := range g.live {
-			if _, ok := want[rule.SecurityGroupRuleId]; ok {
-				if rule.Direction != "ingress" {
-					return nil, errorf(400, codeBadRuleID, "The security group rule %q is not an ingress rule.", rule.SecurityGroupRuleId)
-				}
-				want[rule.SecurityGroupRuleId] = true
-			}
-		}
-		for _, rid := range ids {
-			if !want[rid] {
-				return nil, errorf(400, codeBadRuleID, "The specified security group rule %q does not exist.", rid)
-			}
-		}
-		g.live = filterRules(g.live, func(rule Rule) bool { _, drop := want[rule.SecurityGroupRuleId]; return drop })
-		return map[string]string{"RequestId": r.requestID}, nil
+		aerr = revokeByID(g, ids)
+	} else {
+		aerr = revokeMatching(g, id, specs)
 	}
-	// Legacy attribute form: an unspecified attribute matches anything, so
-	// one call may remove several rules.
+	if aerr != nil {
+		return nil, aerr
+	}
+	return map[string]string{"RequestId": r.requestID}, nil
+}
+
+// revokeTargets reads which rules to revoke: the SecurityGroupRuleId.N, or
+// else the rules described by attributes (Permissions.N or the legacy
+// top-level form), each with at least IpProtocol and PortRange.
+func revokeTargets(p url.Values) (ids []string, specs []spec, aerr *apiError) {
+	if ids, aerr = indexed(p, "SecurityGroupRuleId"); aerr != nil {
+		return nil, nil, aerr
+	}
+	if len(ids) > maxListParams {
+		return nil, nil, errorf(400, codeBadRuleID, "At most %d SecurityGroupRuleId.N may be given, got %d.", maxListParams, len(ids))
+	}
+	if len(ids) > 0 {
+		return ids, nil, nil
+	}
+	if specs, aerr = permissionSpecs(p); aerr != nil {
+		return nil, nil, aerr
+	}
+	if len(specs) == 0 {
+		return nil, nil, missingParam("SecurityGroupRuleId.1")
+	}
+	for _, sp := range specs {
+		for _, name := range [...]string{"IpProtocol", "PortRange"} {
+			if sp.f[name] == "" {
+				return nil, nil, missingParam(sp.prefix + name)
+			}
+		}
+	}
+	return nil, specs, nil
+}
+
+// revokeByID removes the ingress rules of g with the given IDs, all or
+// nothing: every ID is checked before any rule is removed. The caller
+// holds s.mu.
+func revokeByID(g *group, ids []string) *apiError {
+	want := make(map[string]bool, len(ids))
+	for _, rid := range ids {
+		want[rid] = false
+	}
+	for _, rule := range g.live {
+		if _, ok := want[rule.SecurityGroupRuleId]; ok {
+			if rule.Direction != "ingress" {
+				return errorf(400, codeBadRuleID, "The security group rule %q is not an ingress rule.", rule.SecurityGroupRuleId)
+			}
+			want[rule.SecurityGroupRuleId] = true
+		}
+	}
+	for _, rid := range ids {
+		if !want[rid] {
+			return errorf(400, codeBadRuleID, "The specified security group rule %q does not exist.", rid)
+		}
+	}
+	g.live = filterRules(g.live, func(rule Rule) bool { _, drop := want[rule.SecurityGroupRuleId]; return drop })
+	return nil
+}
+
+// revokeMatching removes the ingress rules of g (whose ID is id) that one of
+// specs matches, in the legacy attribute form: an unspecified attribute
+// matches anything, so one call may remove several rules. The caller holds
+// s.mu.
+func revokeMatching(g *group, id string, specs []spec) *apiError {
 	n := len(g.live)
 	g.live = filterRules(g.live, func(rule Rule) bool {
 		if rule.Direction != "ingress" {
@@ -337,9 +363,9 @@ func (s *Server) revokeSecurityGroup(r *request) (any, *apiError) {
 		return false
 	})
 	if len(g.live) == n {
-		return nil, errorf(404, codeRuleNotExist, "No ingress rule of %q matches the given attributes.", id)
+		return errorf(404, codeRuleNotExist, "No ingress rule of %q matches the given attributes.", id)
 	}
-	return map[string]string{"RequestId": r.requestID}, nil
+	return nil
 }
 
 // filterRules returns a new slice without the rules drop selects (never
@@ -453,48 +479,70 @@ func (s *Server) authorizeSecurityGroup(r *request) (any, *apiError) {
 
 // ruleFromSpec validates one rule to create and fills in the defaults.
 func ruleFromSpec(sp spec) (Rule, *apiError) {
-	f := sp.f
-	bad := func(name string) *apiError { return invalidParam(sp.prefix+name, f[name]) }
-	rule := Rule{Direction: "ingress", Description: f["Description"], SourceGroupId: f["SourceGroupId"],
-		SourcePrefixListId: f["SourcePrefixListId"]}
+	rule := Rule{Direction: "ingress", Description: sp.f["Description"], SourceGroupId: sp.f["SourceGroupId"],
+		SourcePrefixListId: sp.f["SourcePrefixListId"]}
+	if aerr := ruleProtocolPorts(sp, &rule); aerr != nil {
+		return Rule{}, aerr
+	}
+	if aerr := ruleTreatment(sp, &rule); aerr != nil {
+		return Rule{}, aerr
+	}
+	if aerr := ruleSource(sp, &rule); aerr != nil {
+		return Rule{}, aerr
+	}
+	return rule, nil
+}
 
+// bad is the error of a field of sp that is not valid.
+func (sp spec) bad(name string) *apiError { return invalidParam(sp.prefix+name, sp.f[name]) }
+
+// ruleProtocolPorts sets the traffic a rule admits: IpProtocol and
+// PortRange (both required), and SourcePortRange.
+func ruleProtocolPorts(sp spec, rule *Rule) *apiError {
+	f := sp.f
 	proto := strings.ToLower(f["IpProtocol"])
 	if proto == "" {
-		return Rule{}, missingParam(sp.prefix + "IpProtocol")
+		return missingParam(sp.prefix + "IpProtocol")
 	}
 	switch proto {
 	case "tcp", "udp", "icmp", "gre", "all", "icmpv6":
 	default:
-		return Rule{}, bad("IpProtocol")
+		return sp.bad("IpProtocol")
 	}
 	rule.IpProtocol = strings.ToUpper(proto)
 	if f["PortRange"] == "" {
-		return Rule{}, missingParam(sp.prefix + "PortRange")
+		return missingParam(sp.prefix + "PortRange")
 	}
 	if !validPorts(proto, f["PortRange"]) {
-		return Rule{}, bad("PortRange")
+		return sp.bad("PortRange")
 	}
 	rule.PortRange = f["PortRange"]
 	if sr := f["SourcePortRange"]; sr != "" {
 		if !validPorts(proto, sr) {
-			return Rule{}, bad("SourcePortRange")
+			return sp.bad("SourcePortRange")
 		}
 		rule.SourcePortRange = sr
 	}
+	return nil
+}
 
+// ruleTreatment sets how a rule treats its traffic: Policy (default
+// Accept), Priority (1..100, default 1) and NicType (default intranet).
+func ruleTreatment(sp spec, rule *Rule) *apiError {
+	f := sp.f
 	switch strings.ToLower(f["Policy"]) {
 	case "", "accept":
 		rule.Policy = "Accept"
 	case "drop":
 		rule.Policy = "Drop"
 	default:
-		return Rule{}, bad("Policy")
+		return sp.bad("Policy")
 	}
 	rule.Priority = 1
 	if pr := f["Priority"]; pr != "" {
 		n, err := strconv.Atoi(pr)
 		if err != nil || n < 1 || n > 100 {
-			return Rule{}, bad("Priority")
+			return sp.bad("Priority")
 		}
 		rule.Priority = Priority(n)
 	}
@@ -504,25 +552,32 @@ func ruleFromSpec(sp spec) (Rule, *apiError) {
 	case "intranet", "internet":
 		rule.NicType = nic
 	default:
-		return Rule{}, bad("NicType")
+		return sp.bad("NicType")
 	}
+	return nil
+}
 
+// ruleSource sets the CIDR a rule admits traffic from (IPv4 or IPv6, not
+// both) and checks that the rule has a source: a CIDR, or the group or
+// prefix list ruleFromSpec took.
+func ruleSource(sp spec, rule *Rule) *apiError {
+	f := sp.f
 	if c := f["SourceCidrIp"]; c != "" {
 		if !validCIDR(c, false) {
-			return Rule{}, bad("SourceCidrIp")
+			return sp.bad("SourceCidrIp")
 		}
 		rule.SourceCidrIp = c
 	}
 	if c := f["Ipv6SourceCidrIp"]; c != "" {
 		if !validCIDR(c, true) || rule.SourceCidrIp != "" {
-			return Rule{}, bad("Ipv6SourceCidrIp")
+			return sp.bad("Ipv6SourceCidrIp")
 		}
 		rule.Ipv6SourceCidrIp = c
 	}
 	if rule.SourceCidrIp == "" && rule.Ipv6SourceCidrIp == "" && rule.SourceGroupId == "" && rule.SourcePrefixListId == "" {
-		return Rule{}, missingParam(sp.prefix + "SourceCidrIp")
+		return missingParam(sp.prefix + "SourceCidrIp")
 	}
-	return rule, nil
+	return nil
 }
 
 func ruleName(sp spec) string {

@@ -38,85 +38,23 @@ func (s *Server) putEvaluations(r *request) (any, *apiError) {
 		return nil, aerr
 	}
 	tok, raw := v[0], v[1]
-	deleteMode := false
-	switch dm := r.params.Get("DeleteMode"); strings.ToLower(dm) {
-	case "":
-	case "true", "false":
-		deleteMode = strings.EqualFold(dm, "true")
-	default:
-		return nil, invalidParam("DeleteMode", dm)
+	deleteMode, aerr := parseDeleteMode(r.params.Get("DeleteMode"))
+	if aerr != nil {
+		return nil, aerr
 	}
-	s.amu.RLock()
-	known := s.resultTokens[tok]
-	s.amu.RUnlock()
-	if !known {
+	if !s.knownResultToken(tok) {
 		return nil, errorf(400, "Invalid.ResultToken", "The specified ResultToken is not valid: %q.", tok)
 	}
-
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var in []wireEvaluation
-	bad := func(format string, args ...any) *apiError {
-		return errorf(400, "InvalidParameter", "Evaluations: "+format, args...)
-	}
-	if err := dec.Decode(&in); err != nil {
-		return nil, bad("not a JSON array of evaluations: %v", err)
-	}
-	if dec.More() {
-		return nil, bad("trailing data after the JSON array")
-	}
-	if len(in) == 0 || len(in) > maxEvaluations {
-		return nil, bad("%d evaluations, want 1..%d", len(in), maxEvaluations)
+	in, aerr := decodeEvaluations(raw)
+	if aerr != nil {
+		return nil, aerr
 	}
 	out := make([]Evaluation, len(in))
-	for i, w := range in {
-		e := &out[i]
-		str := func(name string, p *string) (string, *apiError) {
-			if p == nil || strings.TrimSpace(*p) == "" {
-				return "", bad("[%d].%s is missing or empty", i, name)
-			}
-			return *p, nil
-		}
-		if e.ComplianceResourceId, aerr = str("complianceResourceId", w.ComplianceResourceId); aerr != nil {
+	for i := range in {
+		if out[i], aerr = in[i].evaluation(i); aerr != nil {
 			return nil, aerr
 		}
-		if e.ComplianceResourceType, aerr = str("complianceResourceType", w.ComplianceResourceType); aerr != nil {
-			return nil, aerr
-		}
-		if parts := strings.Split(e.ComplianceResourceType, "::"); len(parts) != 3 || parts[0] != "ACS" || parts[1] == "" || parts[2] == "" {
-			return nil, bad("[%d].complianceResourceType %q is not of the form ACS::<Product>::<Type>", i, e.ComplianceResourceType)
-		}
-		if e.ComplianceRegionId, aerr = str("complianceRegionId", w.ComplianceRegionId); aerr != nil {
-			return nil, aerr
-		}
-		if e.ComplianceType, aerr = str("complianceType", w.ComplianceType); aerr != nil {
-			return nil, aerr
-		}
-		switch e.ComplianceType {
-		case "COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE":
-		default:
-			return nil, bad("[%d].complianceType %q is not COMPLIANT, NON_COMPLIANT or NOT_APPLICABLE", i, e.ComplianceType)
-		}
-		if e.AccountId, aerr = jsonInt(w.AccountId, i, "accountId"); aerr != nil {
-			return nil, aerr
-		}
-		if e.AccountId <= 0 {
-			return nil, bad("[%d].accountId %d is not an account id", i, e.AccountId)
-		}
-		if e.OrderingTimestamp, aerr = jsonInt(w.OrderingTimestamp, i, "orderingTimestamp"); aerr != nil {
-			return nil, aerr
-		}
-		// Milliseconds: a value in seconds (before 2001 read as ms) is a bug.
-		if e.OrderingTimestamp < 1e12 {
-			return nil, bad("[%d].orderingTimestamp %d is not in milliseconds since the epoch", i, e.OrderingTimestamp)
-		}
-		if w.Annotation != nil {
-			e.Annotation = *w.Annotation
-			if n := utf8.RuneCountInString(e.Annotation); n > maxAnnotation {
-				return nil, bad("[%d].annotation has %d characters, at most %d", i, n, maxAnnotation)
-			}
-		}
-		e.ResultToken, e.DeleteMode, e.CallerAccountID = tok, deleteMode, r.account()
+		out[i].ResultToken, out[i].DeleteMode, out[i].CallerAccountID = tok, deleteMode, r.account()
 	}
 	s.amu.Lock()
 	s.evaluations = append(s.evaluations, out...)
@@ -127,15 +65,161 @@ func (s *Server) putEvaluations(r *request) (any, *apiError) {
 	}{r.requestID, true}, nil
 }
 
+// parseDeleteMode reads the optional DeleteMode parameter: true or false,
+// in any case; absent is false.
+func parseDeleteMode(dm string) (bool, *apiError) {
+	switch strings.ToLower(dm) {
+	case "":
+		return false, nil
+	case "true", "false":
+		return strings.EqualFold(dm, "true"), nil
+	default:
+		return false, invalidParam("DeleteMode", dm)
+	}
+}
+
+// knownResultToken tells whether tok came from NewResultToken.
+func (s *Server) knownResultToken(tok string) bool {
+	s.amu.RLock()
+	defer s.amu.RUnlock()
+	return s.resultTokens[tok]
+}
+
+// badEvaluations is the error of an Evaluations parameter that is not valid.
+func badEvaluations(format string, args ...any) *apiError {
+	return errorf(400, "InvalidParameter", "Evaluations: "+format, args...)
+}
+
+// decodeEvaluations parses the Evaluations parameter: a JSON array of
+// 1..maxEvaluations evaluations with no unknown field, and nothing after it.
+func decodeEvaluations(raw string) ([]wireEvaluation, *apiError) {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var in []wireEvaluation
+	if err := dec.Decode(&in); err != nil {
+		return nil, badEvaluations("not a JSON array of evaluations: %v", err)
+	}
+	if dec.More() {
+		return nil, badEvaluations("trailing data after the JSON array")
+	}
+	if len(in) == 0 || len(in) > maxEvaluations {
+		return nil, badEvaluations("%d evaluations, want 1..%d", len(in), maxEvaluations)
+	}
+	return in, nil
+}
+
+// evaluation checks element i of the Evaluations parameter, field by field
+// in a fixed order, and converts it. The call's fields (ResultToken,
+// DeleteMode, CallerAccountID) are left for the caller to fill.
+func (w *wireEvaluation) evaluation(i int) (Evaluation, *apiError) {
+	var e Evaluation
+	var aerr *apiError
+	if e.ComplianceResourceId, aerr = nonEmptyField(i, "complianceResourceId", w.ComplianceResourceId); aerr != nil {
+		return e, aerr
+	}
+	if e.ComplianceResourceType, aerr = resourceTypeField(i, w.ComplianceResourceType); aerr != nil {
+		return e, aerr
+	}
+	if e.ComplianceRegionId, aerr = nonEmptyField(i, "complianceRegionId", w.ComplianceRegionId); aerr != nil {
+		return e, aerr
+	}
+	if e.ComplianceType, aerr = complianceTypeField(i, w.ComplianceType); aerr != nil {
+		return e, aerr
+	}
+	if e.AccountId, aerr = accountIDField(i, w.AccountId); aerr != nil {
+		return e, aerr
+	}
+	if e.OrderingTimestamp, aerr = orderingTimestampField(i, w.OrderingTimestamp); aerr != nil {
+		return e, aerr
+	}
+	if e.Annotation, aerr = annotationField(i, w.Annotation); aerr != nil {
+		return e, aerr
+	}
+	return e, nil
+}
+
+// nonEmptyField reads a string field of evaluation i that must be present
+// and not blank.
+func nonEmptyField(i int, name string, p *string) (string, *apiError) {
+	if p == nil || strings.TrimSpace(*p) == "" {
+		return "", badEvaluations("[%d].%s is missing or empty", i, name)
+	}
+	return *p, nil
+}
+
+// resourceTypeField reads complianceResourceType: ACS::<Product>::<Type>.
+func resourceTypeField(i int, p *string) (string, *apiError) {
+	t, aerr := nonEmptyField(i, "complianceResourceType", p)
+	if aerr != nil {
+		return "", aerr
+	}
+	if parts := strings.Split(t, "::"); len(parts) != 3 || parts[0] != "ACS" || parts[1] == "" || parts[2] == "" {
+		return "", badEvaluations("[%d].complianceResourceType %q is not of the form ACS::<Product>::<Type>", i, t)
+	}
+	return t, nil
+}
+
+// complianceTypeField reads complianceType, one of the three Config knows.
+func complianceTypeField(i int, p *string) (string, *apiError) {
+	t, aerr := nonEmptyField(i, "complianceType", p)
+	if aerr != nil {
+		return "", aerr
+	}
+	switch t {
+	case "COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE":
+		return t, nil
+	default:
+		return "", badEvaluations("[%d].complianceType %q is not COMPLIANT, NON_COMPLIANT or NOT_APPLICABLE", i, t)
+	}
+}
+
+// accountIDField reads accountId, a positive JSON integer.
+func accountIDField(i int, raw json.RawMessage) (int64, *apiError) {
+	id, aerr := jsonInt(raw, i, "accountId")
+	if aerr != nil {
+		return 0, aerr
+	}
+	if id <= 0 {
+		return 0, badEvaluations("[%d].accountId %d is not an account id", i, id)
+	}
+	return id, nil
+}
+
+// orderingTimestampField reads orderingTimestamp, a JSON integer of
+// milliseconds since the epoch.
+func orderingTimestampField(i int, raw json.RawMessage) (int64, *apiError) {
+	ts, aerr := jsonInt(raw, i, "orderingTimestamp")
+	if aerr != nil {
+		return 0, aerr
+	}
+	// Milliseconds: a value in seconds (before 2001 read as ms) is a bug.
+	if ts < 1e12 {
+		return 0, badEvaluations("[%d].orderingTimestamp %d is not in milliseconds since the epoch", i, ts)
+	}
+	return ts, nil
+}
+
+// annotationField reads the optional annotation, at most maxAnnotation
+// characters.
+func annotationField(i int, p *string) (string, *apiError) {
+	if p == nil {
+		return "", nil
+	}
+	if n := utf8.RuneCountInString(*p); n > maxAnnotation {
+		return "", badEvaluations("[%d].annotation has %d characters, at most %d", i, n, maxAnnotation)
+	}
+	return *p, nil
+}
+
 // jsonInt reads a JSON number that is an integer (not a string).
 func jsonInt(raw json.RawMessage, i int, name string) (int64, *apiError) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		return 0, errorf(400, "InvalidParameter", "Evaluations: [%d].%s is missing", i, name)
+		return 0, badEvaluations("[%d].%s is missing", i, name)
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
-		return 0, errorf(400, "InvalidParameter", "Evaluations: [%d].%s %s is not an integer JSON number", i, name, raw)
+		return 0, badEvaluations("[%d].%s %s is not an integer JSON number", i, name, raw)
 	}
 	return n, nil
 }

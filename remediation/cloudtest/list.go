@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -139,65 +140,80 @@ func decodeGroupToken(tok, fp string) (string, bool) {
 // TotalCount; a call with neither answers both styles' fields. Groups come
 // sorted by ID; the caller sees only its own account's.
 func (s *Server) describeSecurityGroups(r *request) (any, *apiError) {
-	p := r.params
-	v, aerr := required(p, "RegionId")
+	v, aerr := required(r.params, "RegionId")
 	if aerr != nil {
 		return nil, aerr
 	}
 	region := v[0]
-	f, aerr := parseGroupFilter(p)
+	f, aerr := parseGroupFilter(r.params)
 	if aerr != nil {
 		return nil, aerr
 	}
-	tokenStyle := p.Has("NextToken") || p.Has("MaxResults")
-	legacy := p.Has("PageNumber") || p.Has("PageSize")
-	if tokenStyle && legacy {
+	pg, aerr := parseGroupPaging(r.params, f.fingerprint(region))
+	if aerr != nil {
+		return nil, aerr
+	}
+	items, total, next := s.selectGroupPage(region, r.account(), f, pg)
+	out := describeGroupsResponse{RequestId: r.requestID, RegionId: region, NextToken: next}
+	if !pg.tokenStyle {
+		out.TotalCount, out.PageNumber, out.PageSize = &total, &pg.page, &pg.size
+	}
+	out.SecurityGroups.SecurityGroup = items
+	return out, nil
+}
+
+// groupPaging is how one DescribeSecurityGroups call pages.
+type groupPaging struct {
+	tokenStyle bool   // NextToken/MaxResults; else legacy PageNumber/PageSize
+	page, size int    // page: legacy only (1 otherwise); size: PageSize or MaxResults
+	fp         string // fingerprint of the filters, sealed in NextToken
+	after      string // token style: the group ID the previous page ended with
+}
+
+// parseGroupPaging reads the paging parameters of DescribeSecurityGroups.
+// fp is the fingerprint of its filters, which a NextToken must carry.
+func parseGroupPaging(p url.Values, fp string) (*groupPaging, *apiError) {
+	pg := &groupPaging{fp: fp, tokenStyle: p.Has("NextToken") || p.Has("MaxResults")}
+	if pg.tokenStyle && (p.Has("PageNumber") || p.Has("PageSize")) {
 		return nil, errorf(400, "InvalidParameter", "PageNumber and PageSize cannot be combined with NextToken and MaxResults.")
 	}
-	page, aerr := intParam(p, "PageNumber", 1, 1, 1<<30)
-	if aerr != nil {
+	var aerr *apiError
+	if pg.page, aerr = intParam(p, "PageNumber", 1, 1, 1<<30); aerr != nil {
 		return nil, aerr
 	}
-	size, aerr := intParam(p, "PageSize", 10, 1, 50)
-	if aerr != nil {
+	if pg.size, aerr = intParam(p, "PageSize", 10, 1, 50); aerr != nil {
 		return nil, aerr
 	}
-	if tokenStyle {
-		if size, aerr = intParam(p, "MaxResults", 10, 1, 100); aerr != nil {
+	if pg.tokenStyle {
+		if pg.size, aerr = intParam(p, "MaxResults", 10, 1, 100); aerr != nil {
 			return nil, aerr
 		}
 	}
-	fp := f.fingerprint(region)
-	after := ""
 	if tok := p.Get("NextToken"); tok != "" {
 		var ok bool
-		if after, ok = decodeGroupToken(tok, fp); !ok {
+		if pg.after, ok = decodeGroupToken(tok, fp); !ok {
 			return nil, errorf(400, codeBadNextToken, "The specified NextToken %q is not valid.", tok)
 		}
 	}
-	account := r.account()
+	return pg, nil
+}
 
-	out := describeGroupsResponse{RequestId: r.requestID, RegionId: region}
-	items := make([]sgItem, 0, size)
-	total := 0
+// selectGroupPage picks, in ID order, the page pg asks for of the groups of
+// account in region that f matches. total counts the matching groups (the
+// token style, which answers no TotalCount, stops counting at the first
+// group beyond the page); next is the NextToken of the following page, ""
+// on the last.
+func (s *Server) selectGroupPage(region, account string, f *groupFilter, pg *groupPaging) (items []sgItem, total int, next string) {
 	s.mu.Lock()
-	var ids []string
-	if f.ids != nil {
-		ids = slices.Clone(f.ids)
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
-	} else {
-		ids = s.listing(account, region)
-	}
-	// Groups after the cursor, in ID order.
-	start := sort.Search(len(ids), func(i int) bool { return ids[i] > after })
-	if !tokenStyle {
-		start = 0
-	}
-	skip := (page - 1) * size
-	if tokenStyle {
+	defer s.mu.Unlock()
+	ids := s.groupCandidates(f, account, region)
+	start, skip := 0, (pg.page-1)*pg.size
+	if pg.tokenStyle {
+		// Groups after the cursor, in ID order.
+		start = sort.Search(len(ids), func(i int) bool { return ids[i] > pg.after })
 		skip = 0
 	}
+	items = make([]sgItem, 0, pg.size)
 	for _, id := range ids[start:] {
 		g := s.visibleGroup(region, id, account)
 		if g == nil || !f.match(g) {
@@ -207,26 +223,39 @@ func (s *Server) describeSecurityGroups(r *request) (any, *apiError) {
 		switch {
 		case skip > 0:
 			skip--
-		case len(items) < size:
-			items = append(items, sgItem{
-				SecurityGroupId: g.meta.SecurityGroupId, SecurityGroupName: g.meta.SecurityGroupName,
-				Description: g.meta.Description, VpcId: g.meta.VpcId, SecurityGroupType: g.meta.SecurityGroupType,
-				CreationTime: g.created.UTC().Format(ecsTime), ServiceManaged: g.meta.ServiceManaged,
-				RuleCount: len(g.live), Tags: tagsOf(g.meta.Tags),
-			})
-		case out.NextToken == "":
-			out.NextToken = encodeGroupToken(fp, items[len(items)-1].SecurityGroupId)
+		case len(items) < pg.size:
+			items = append(items, sgItemOf(g))
+		case next == "":
+			next = encodeGroupToken(pg.fp, items[len(items)-1].SecurityGroupId)
 		}
-		if tokenStyle && out.NextToken != "" {
+		if pg.tokenStyle && next != "" {
 			break // no TotalCount to count: stop at the first group beyond the page
 		}
 	}
-	s.mu.Unlock()
-	if !tokenStyle {
-		out.TotalCount, out.PageNumber, out.PageSize = &total, &page, &size
+	return items, total, next
+}
+
+// groupCandidates returns the sorted IDs a listing goes through: those the
+// filter names (without duplicates), else all the account's in region. The
+// caller holds s.mu and must not modify the slice.
+func (s *Server) groupCandidates(f *groupFilter, account, region string) []string {
+	if f.ids == nil {
+		return s.listing(account, region)
 	}
-	out.SecurityGroups.SecurityGroup = items
-	return out, nil
+	ids := slices.Clone(f.ids)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// sgItemOf renders a group as DescribeSecurityGroups lists it. The caller
+// holds s.mu.
+func sgItemOf(g *group) sgItem {
+	return sgItem{
+		SecurityGroupId: g.meta.SecurityGroupId, SecurityGroupName: g.meta.SecurityGroupName,
+		Description: g.meta.Description, VpcId: g.meta.VpcId, SecurityGroupType: g.meta.SecurityGroupType,
+		CreationTime: g.created.UTC().Format(ecsTime), ServiceManaged: g.meta.ServiceManaged,
+		RuleCount: len(g.live), Tags: tagsOf(g.meta.Tags),
+	}
 }
 
 // --- DescribeRegions ---

@@ -256,40 +256,73 @@ func lookup(version, action string) handler {
 // FailNext, Before hook, latency, handler. Latency is applied to every call,
 // failing ones included.
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
+	if !s.enter() {
 		http.Error(w, "server closed", http.StatusServiceUnavailable)
 		return
 	}
-	s.wg.Add(1)
-	s.closeMu.RUnlock()
 	defer s.wg.Done()
-
-	n := s.inflight.Add(1)
+	s.countInflight()
 	defer s.inflight.Add(-1)
-	for m := s.maxInflight.Load(); n > m && !s.maxInflight.CompareAndSwap(m, n); m = s.maxInflight.Load() {
-	}
 
 	start := time.Now()
 	req := &request{action: hr.Header.Get("x-acs-action"), requestID: newRequestID()}
+	out, aerr := s.handle(hr, req)
+	status, code, body := encodeAnswer(hr, req, out, aerr)
+	// Record and log before answering, so that a client sees its call in
+	// Calls and the log as soon as it has the answer.
+	s.recordAndLog(req, start, status, code)
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=utf-8")
+	h.Set("x-acs-request-id", req.requestID)
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// enter admits a call unless the server is closed. An admitted call is
+// counted in s.wg, and must call s.wg.Done when it ends.
+func (s *Server) enter() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// countInflight counts one more call in flight, raising the peak that
+// MaxInFlight reports if need be. The caller undoes it with
+// s.inflight.Add(-1) when the call ends.
+func (s *Server) countInflight() {
+	n := s.inflight.Add(1)
+	for m := s.maxInflight.Load(); n > m && !s.maxInflight.CompareAndSwap(m, n); m = s.maxInflight.Load() {
+	}
+}
+
+// handle reads the body and parameters of a call into req and serves it.
+// A call whose body or parameters cannot be read is answered after the
+// latency, with empty parameters.
+func (s *Server) handle(hr *http.Request, req *request) (any, *apiError) {
 	body, err := io.ReadAll(io.LimitReader(hr.Body, maxBody))
-	var out any
 	var aerr *apiError
 	if err != nil {
 		aerr = errorf(400, "InvalidParameter", "reading the request body: %v", err)
 	} else {
 		req.params, aerr = parseParams(hr, body)
 	}
-	if aerr == nil {
-		out, aerr = s.serve(hr, body, req)
-	} else {
+	if aerr != nil {
 		s.sleep()
 		req.params = url.Values{}
+		return nil, aerr
 	}
+	return s.serve(hr, body, req)
+}
 
-	status := http.StatusOK
-	code := ""
+// encodeAnswer renders the JSON answer to a call: out, or if aerr is not
+// nil the ACS error body. status and code are those of the answer (code ""
+// on success); a value that cannot be encoded answers 500 InternalError.
+func encodeAnswer(hr *http.Request, req *request, out any, aerr *apiError) (status int, code string, body []byte) {
+	status = http.StatusOK
 	if aerr != nil {
 		status, code = aerr.Status, aerr.Code
 		out = map[string]string{
@@ -308,27 +341,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		buf.Reset()
 		fmt.Fprintf(&buf, `{"RequestId":%q,"Code":"InternalError","Message":%q}`, req.requestID, err.Error())
 	}
-	// Record and log before answering, so that a client sees its call in
-	// Calls and the log as soon as it has the answer.
+	return status, code, buf.Bytes()
+}
+
+// recordAndLog records a call in Calls and writes its line to the log, if
+// any.
+func (s *Server) recordAndLog(req *request, start time.Time, status int, code string) {
 	c := Call{Action: req.action, Params: req.params, Status: status, Code: code, At: start}
 	if req.caller != nil {
 		c.AccountID, c.AccessKeyID = req.caller.AccountID, req.caller.AccessKeyID
 	}
 	s.record(c)
-	if s.log != nil {
-		s.logMu.Lock()
-		fmt.Fprintf(s.log, "cloudtest: %s %s account=%s region=%s id=%s%s status=%d code=%s dur=%s\n",
-			start.UTC().Format(time.RFC3339Nano), req.action, c.AccountID,
-			req.params.Get("RegionId")+req.params.Get("Region"),
-			req.params.Get("SecurityGroupId")+req.params.Get("ResourceId"),
-			ruleIDsForLog(req.params), status, code, time.Since(start).Round(time.Microsecond))
-		s.logMu.Unlock()
+	if s.log == nil {
+		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=utf-8")
-	h.Set("x-acs-request-id", req.requestID)
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	fmt.Fprintf(s.log, "cloudtest: %s %s account=%s region=%s id=%s%s status=%d code=%s dur=%s\n",
+		start.UTC().Format(time.RFC3339Nano), req.action, c.AccountID,
+		req.params.Get("RegionId")+req.params.Get("Region"),
+		req.params.Get("SecurityGroupId")+req.params.Get("ResourceId"),
+		ruleIDsForLog(req.params), status, code, time.Since(start).Round(time.Microsecond))
 }
 
 // serve authenticates the call, then runs the fault pipeline and the

@@ -21,49 +21,16 @@ const signAlgorithm = "ACS3-HMAC-SHA256"
 // SDK makes a fresh nonce per attempt; replaying fixtures with old dates
 // must keep working).
 func (s *Server) verify(r *http.Request, body []byte) (*accessKey, *apiError) {
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return nil, errorf(400, "IncompleteSignature", "The request has no Authorization header; only %s signatures are accepted.", signAlgorithm)
-	}
-	rest, ok := strings.CutPrefix(auth, signAlgorithm+" ")
-	if !ok {
-		return nil, errorf(400, "IncompleteSignature", "Unsupported signature algorithm in %q; only %s is accepted.", auth, signAlgorithm)
-	}
-	var cred, signedList, sig string
-	for _, part := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "Credential":
-			cred = v
-		case "SignedHeaders":
-			signedList = v
-		case "Signature":
-			sig = v
-		}
-	}
-	if cred == "" || signedList == "" || sig == "" {
-		return nil, errorf(400, "IncompleteSignature", "The Authorization header lacks Credential, SignedHeaders or Signature.")
+	cred, signed, sig, aerr := parseAuthorization(r.Header.Get("Authorization"))
+	if aerr != nil {
+		return nil, aerr
 	}
 	key := s.key(cred)
 	if key == nil {
 		return nil, errorf(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
 	}
-
-	signed := strings.Split(signedList, ";")
-	isSigned := make(map[string]bool, len(signed))
-	for _, h := range signed {
-		isSigned[h] = true
-	}
-	// Headers every SDK request signs; a request missing one is incomplete.
-	for _, h := range [...]string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"} {
-		if !isSigned[h] || (h != "host" && r.Header.Get(h) == "") {
-			return nil, errorf(400, "IncompleteSignature", "Header %q must be present and signed.", h)
-		}
-	}
-	for k := range r.Header { // every x-acs-* header sent must be signed
-		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-acs-") && !isSigned[lk] {
-			return nil, errorf(400, "IncompleteSignature", "Header %q is not signed.", lk)
-		}
+	if aerr := checkSignedHeaders(r.Header, signed); aerr != nil {
+		return nil, aerr
 	}
 	if _, err := time.Parse("2006-01-02T15:04:05Z", r.Header.Get("x-acs-date")); err != nil {
 		return nil, errorf(400, "InvalidTimeStamp.Format", "Specified time stamp %q is not in UTC yyyy-MM-ddTHH:mm:ssZ.", r.Header.Get("x-acs-date"))
@@ -79,7 +46,65 @@ func (s *Server) verify(r *http.Request, body []byte) (*accessKey, *apiError) {
 	if payloadHash != hex.EncodeToString(sum[:]) {
 		return nil, errorf(403, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the request body.")
 	}
+	if aerr := checkSignature(r, key, signed, payloadHash, sig); aerr != nil {
+		return nil, aerr
+	}
+	return key, s.alive(key)
+}
 
+// parseAuthorization splits an ACS3-HMAC-SHA256 Authorization header into
+// its Credential (the access key ID), SignedHeaders and Signature, all
+// required.
+func parseAuthorization(auth string) (cred string, signed []string, sig string, aerr *apiError) {
+	if auth == "" {
+		return "", nil, "", errorf(400, "IncompleteSignature", "The request has no Authorization header; only %s signatures are accepted.", signAlgorithm)
+	}
+	rest, ok := strings.CutPrefix(auth, signAlgorithm+" ")
+	if !ok {
+		return "", nil, "", errorf(400, "IncompleteSignature", "Unsupported signature algorithm in %q; only %s is accepted.", auth, signAlgorithm)
+	}
+	var signedList string
+	for _, part := range strings.Split(rest, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "Credential":
+			cred = v
+		case "SignedHeaders":
+			signedList = v
+		case "Signature":
+			sig = v
+		}
+	}
+	if cred == "" || signedList == "" || sig == "" {
+		return "", nil, "", errorf(400, "IncompleteSignature", "The Authorization header lacks Credential, SignedHeaders or Signature.")
+	}
+	return cred, strings.Split(signedList, ";"), sig, nil
+}
+
+// checkSignedHeaders checks that the headers every SDK request signs are
+// present and signed, and that every x-acs-* header sent is signed.
+func checkSignedHeaders(h http.Header, signed []string) *apiError {
+	isSigned := make(map[string]bool, len(signed))
+	for _, name := range signed {
+		isSigned[name] = true
+	}
+	// Headers every SDK request signs; a request missing one is incomplete.
+	for _, name := range [...]string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"} {
+		if !isSigned[name] || (name != "host" && h.Get(name) == "") {
+			return errorf(400, "IncompleteSignature", "Header %q must be present and signed.", name)
+		}
+	}
+	for k := range h { // every x-acs-* header sent must be signed
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-acs-") && !isSigned[lk] {
+			return errorf(400, "IncompleteSignature", "Header %q is not signed.", lk)
+		}
+	}
+	return nil
+}
+
+// checkSignature recomputes the signature of r with the secret of key and
+// compares it with sig, the hex one the request carries.
+func checkSignature(r *http.Request, key *accessKey, signed []string, payloadHash, sig string) *apiError {
 	cr := canonicalRequest(r, signed, payloadHash)
 	crSum := sha256.Sum256([]byte(cr))
 	stringToSign := signAlgorithm + "\n" + hex.EncodeToString(crSum[:])
@@ -87,9 +112,9 @@ func (s *Server) verify(r *http.Request, body []byte) (*accessKey, *apiError) {
 	mac.Write([]byte(stringToSign))
 	got, err := hex.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
-		return nil, errorf(403, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", stringToSign)
+		return errorf(403, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", stringToSign)
 	}
-	return key, s.alive(key)
+	return nil
 }
 
 // key returns the key with this access key id, nil if unknown.
