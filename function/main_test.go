@@ -22,7 +22,7 @@ func TestHelp(t *testing.T) {
 	for _, cmd := range []string{"replay", "restore", "pin"} {
 		for _, args := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {
 			r := runCLI(t, env{}, "", args...)
-			if r.code != exitOK || !strings.HasPrefix(r.stdout, "Usage: main "+cmd) || !strings.Contains(r.stdout, "-dry-run") || r.stderr != "" {
+			if r.code != exitOK || !strings.HasPrefix(r.stdout, "Usage: "+progName+" "+cmd) || !strings.Contains(r.stdout, "-dry-run") || r.stderr != "" {
 				t.Errorf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", args, r.code, r.stdout, r.stderr)
 			}
 		}
