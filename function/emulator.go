@@ -25,9 +25,10 @@ It loads the security groups of --groups (the live rules and the snapshot
 Cloud Config recorded), listens on the loopback address of --listen only, and
 prints on stdout the shell lines that point the other commands at it, one
 "export NAME=VALUE" per line (the endpoints and a fresh random access key),
-then "# ready". In a second shell:
+then "# ready". Paste those lines into a second shell, or in one shell:
 
-    eval "$(sg-remediation emulator | sed '/^# ready$/q')"   # or paste the lines
+    sg-remediation emulator --quiet > emu.env &
+    until grep -q '^# ready' emu.env; do sleep 0.1; done; . ./emu.env
 
 The state lives in memory: what the commands change (revoked, restored or
 pinned rules) is kept until the emulator stops. It serves until interrupted

@@ -119,7 +119,7 @@ func writeReport(w io.Writer, rep *remediation.Report, width int) {
 			group = ""
 		}
 		if res.OtherRules > 0 {
-			t.add(group, plural(res.OtherRules, "other rule"), "-", "-", "kept", "not open to the internet")
+			t.add(group, plural(res.OtherRules, "other rule"), "-", "-", "kept", "not open to the internet (egress, or a narrower source)")
 		}
 	}
 	t.write(w, width)
