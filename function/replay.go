@@ -28,7 +28,8 @@ state is thrown away at the end.
 --live: against the real cloud (or CONFIG_ENDPOINT / ECS_ENDPOINT), with the
 credentials of ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / ALIBABA_CLOUD_SECURITY_TOKEN
 or the credentials-go chain. A live replay is a dry run (nothing is revoked)
-unless --apply is given.
+unless --apply is given. To try it without an account, point it at the
+"emulator" command, whose state lasts between commands.
 
 Settings come from the environment as under FC (e.g. DRY_RUN=true,
 RISKY_PORTS=22,3389); an invalid one stops the replay before any call.
