@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -25,6 +24,10 @@ rule it pinned before; only rules whose description starts with
 The address is --ip, or the answer of --ip-from URL (default: the PIN_IP_URL
 environment variable), an https:// endpoint that answers with your address
 as text or as {"ip":"..."}. No third-party service is built in.
+
+Every option is checked first, with no call. pin never touches a rule it did
+not create; when such a rule still exposes the port to the internet, a
+WARNING line names it.
 
 Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / ALIBABA_CLOUD_SECURITY_TOKEN
 or the credentials-go chain; ECS_ENDPOINT is honoured.
@@ -59,9 +62,7 @@ func (c *cli) pin(ctx context.Context, args []string) int {
 	if ipFrom == "" && ip == "" {
 		ipFrom, ipFromName = c.getenv(pin.EnvIPURL), pin.EnvIPURL
 	}
-	portGiven := false
-	fs.Visit(func(f *flag.Flag) { portGiven = portGiven || f.Name == "port" })
-	if problems := checkPinFlags(pos, &opts, portGiven, ip, ipFrom, ipFromName, *timeout); len(problems) > 0 {
+	if problems := checkPinFlags(pos, &opts, ip, ipFrom, ipFromName, *timeout); len(problems) > 0 {
 		return c.usageError(name, "%s", strings.Join(problems, "; "))
 	}
 
@@ -104,7 +105,7 @@ func (c *cli) pin(ctx context.Context, args []string) int {
 // checkPinFlags checks every option of pin, with no call, and returns what
 // is wrong with them (nil: nothing); ipFromName says where ipFrom came from. It fills opts.IP from ip and
 // normalizes opts.Protocol.
-func checkPinFlags(pos []string, opts *pin.Options, portGiven bool, ip, ipFrom, ipFromName string, timeout time.Duration) []string {
+func checkPinFlags(pos []string, opts *pin.Options, ip, ipFrom, ipFromName string, timeout time.Duration) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if len(pos) != 0 {
@@ -119,9 +120,9 @@ func checkPinFlags(pos []string, opts *pin.Options, portGiven bool, ip, ipFrom, 
 	if opts.GroupID != "" && !remediation.ValidGroupID(opts.GroupID) {
 		bad("--group %q is not a security group id (sg- followed by letters and digits)", opts.GroupID)
 	}
-	// The library reads port 0 as "the default"; given on the command
-	// line it is a mistake, like any port outside 1..65535.
-	if opts.Port < 1 || opts.Port > 65535 || (portGiven && opts.Port == 0) {
+	// The library reads port 0 as "the default"; on the command line (whose
+	// default is 22) it is a mistake, like any port outside 1..65535.
+	if opts.Port < 1 || opts.Port > 65535 {
 		bad("--port %d is outside 1..65535", opts.Port)
 	}
 	opts.Protocol = strings.ToLower(strings.TrimSpace(opts.Protocol))
