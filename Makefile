@@ -6,7 +6,7 @@ FUZZTIME ?= 10s
 # Reproducible zip: fixed mtime for every entry.
 SOURCE_DATE_EPOCH ?= 315532800
 
-.PHONY: help build package test race vet fmt fmt-check bench fuzz replay deploy tf-check clean
+.PHONY: help build package test race vet fmt fmt-check bench fuzz replay emulator deploy tf-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,14 +42,17 @@ fuzz: ## a short run of every fuzz target (FUZZTIME each)
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePortRange$$' -fuzztime $(FUZZTIME) ./remediation
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePorts$$' -fuzztime $(FUZZTIME) ./remediation
 
-replay: ## replay the sample event offline against the built-in emulator (EVENT=...)
-	$(GO) run ./function replay $(EVENT)
+replay: build ## replay the sample event offline against the built-in emulator (EVENT=...)
+	@bin/sg-remediation replay $(EVENT)
+
+emulator: build ## serve the built-in emulator as a local cloud (see README: try everything offline)
+	@bin/sg-remediation emulator
 
 deploy: package ## build the zip, then terraform apply the module
 	terraform -chdir=terraform init -input=false
 	terraform -chdir=terraform apply
 
-tf-check: ## terraform fmt/init/validate/test, offline
+tf-check: ## terraform fmt/init/validate/test, offline (first run: ~6-14 min, see README)
 	bash terraform/tf-check.sh
 
 clean: ## remove build outputs

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,8 +21,8 @@ const (
 
 // credential returns the command-line tool's credentials: the
 // ALIBABA_CLOUD_* variables of c's environment when set, else the rest of
-// the credentials-go default chain (profile files, OIDC, the ECS RAM role
-// when ALIBABA_CLOUD_ECS_METADATA is set). The chain is resolved once, here,
+// the credentials-go default chain (OIDC, CLI and profile files, the ECS
+// instance's RAM role unless ALIBABA_CLOUD_ECS_METADATA_DISABLED=true). The chain is resolved once, here,
 // so that a missing credential is reported before any cloud call, and
 // wrapped as a static credential: the chain's provider is not safe for
 // concurrent use by the remediation's workers.
@@ -35,19 +34,16 @@ func (c *cli) credential() (credentials.Credential, error) {
 		}
 		return remediation.StaticCredential(ak, secret, c.getenv(envSecurityToken))
 	}
-	chain, err := credentials.NewCredential(nil)
-	if err == nil {
-		var cm *credentials.CredentialModel
-		if cm, err = chain.GetCredential(); err == nil {
-			if cm == nil || tea.StringValue(cm.AccessKeyId) == "" {
-				err = errors.New("the chain gave an empty credential")
-			} else {
-				return remediation.StaticCredential(tea.StringValue(cm.AccessKeyId), tea.StringValue(cm.AccessKeySecret), tea.StringValue(cm.SecurityToken))
-			}
+	// The chain's own error lists every provider it tried, over several
+	// lines and with the SDK's typos: not for a person. One line that says
+	// what to do instead.
+	if chain, err := credentials.NewCredential(nil); err == nil {
+		if cm, err := chain.GetCredential(); err == nil && cm != nil && tea.StringValue(cm.AccessKeyId) != "" {
+			return remediation.StaticCredential(tea.StringValue(cm.AccessKeyId), tea.StringValue(cm.AccessKeySecret), tea.StringValue(cm.SecurityToken))
 		}
 	}
-	return nil, fmt.Errorf("no credentials: set %s and %s (and %s for STS credentials) or configure a credentials profile (%v)",
-		envAccessKeyID, envAccessKeySecret, envSecurityToken, err)
+	return nil, fmt.Errorf("no credentials: set %s and %s (and %s with STS credentials), or configure an Alibaba Cloud CLI profile; to try without an account, start '%s emulator' and eval the lines it prints",
+		envAccessKeyID, envAccessKeySecret, envSecurityToken, progName)
 }
 
 // logTo returns the JSON logger of a command (the function's log lines,

@@ -30,12 +30,30 @@ func TestMain(m *testing.M) {
 	for _, k := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"} {
 		os.Unsetenv(k)
 	}
+	// The credentials-go chain, consulted when a test gives no key, reads
+	// the process environment: no key there, no profile file, and no
+	// request to the ECS metadata address (100.100.100.200), which is not
+	// the loopback. The built binaries inherit this environment.
+	for _, k := range []string{"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
+		"ALIBABA_CLOUD_PROFILE", "ALIBABA_CLOUD_CREDENTIALS_FILE", "ALIBABA_CLOUD_CREDENTIALS_URI", "ALIBABA_CLOUD_ROLE_ARN",
+		"ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "ALIBABA_CLOUD_OIDC_TOKEN_FILE", "ALIBABA_CLOUD_ECS_METADATA"} {
+		os.Unsetenv(k)
+	}
+	os.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+	os.Setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")
+	credDir, err := os.MkdirTemp("", "sg-remediation-cred-")
+	if err != nil {
+		panic(err)
+	}
+	// No ~/.alibabacloud/credentials profile (HOME stays: go build needs it).
+	os.Setenv("ALIBABA_CLOUD_CREDENTIALS_FILE", filepath.Join(credDir, "none"))
 	// No name resolves: a test that forgot an endpoint override fails
 	// instead of reaching a real cloud endpoint.
 	net.DefaultResolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
 		return nil, errors.New("DNS is disabled in these tests: every call must go to 127.0.0.1")
 	}}
 	code := m.Run()
+	os.RemoveAll(credDir)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -75,7 +93,7 @@ func runCLI(t testing.TB, e env, stdin string, args ...string) cliResult {
 func runCLIHook(t testing.TB, e env, stdin string, hook func(*cloudtest.Server), args ...string) cliResult {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	c := &cli{prog: "main", getenv: e.get, stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, emulatorHook: hook}
+	c := &cli{prog: progName, getenv: e.get, stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, emulatorHook: hook}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code := c.run(ctx, args)

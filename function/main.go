@@ -3,7 +3,7 @@
 //
 // Under Function Compute (FC_RUNTIME_API set) it serves the invocations Cloud
 // Config sends (see handler.go). Anywhere else it is a command-line tool with
-// the subcommands replay, restore and pin; run it with --help.
+// the subcommands replay, restore, pin and emulator; run it with --help.
 package main
 
 import (
@@ -14,10 +14,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/sg-remediation/sg-remediation/remediation"
 	"github.com/sg-remediation/sg-remediation/remediation/cloudtest"
 )
 
@@ -28,13 +28,17 @@ const (
 	exitUsage  = 2 // bad flags or arguments, an invalid setting, an unreadable or invalid input file
 )
 
+// progName is the program's name in every message and help text, however
+// the binary is called (bin/sg-remediation, main in the FC zip, go run).
+const progName = "sg-remediation"
+
 func main() {
 	if os.Getenv("FC_RUNTIME_API") != "" {
 		serve() // never returns
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	c := &cli{
-		prog:   filepath.Base(os.Args[0]),
+		prog:   progName,
 		getenv: os.Getenv,
 		stdin:  os.Stdin,
 		stdout: os.Stdout,
@@ -56,6 +60,10 @@ type cli struct {
 	// emulatorHook, when set, is called with the offline emulator after the
 	// replay ran and before it is closed (tests inspect its state).
 	emulatorHook func(*cloudtest.Server)
+
+	// flagsOnly makes a command's --help print only its flags, compactly
+	// (the overview of help).
+	flagsOnly bool
 }
 
 type command struct {
@@ -67,31 +75,38 @@ var commands = []command{
 	{"replay", "[flags] EVENT.json", "run one invocation on a Config event, offline by default (--live: real cloud)", (*cli).replay},
 	{"restore", "[flags] BACKUP.jsonl", "re-create revoked rules from the backup lines of the function's log", (*cli).restore},
 	{"pin", "[flags] --region R --group sg-...", "keep one ingress rule pinned to your current public IP", (*cli).pin},
+	{"emulator", "[flags]", "serve the built-in emulator as a local cloud, to try every command without an account", (*cli).emulator},
 }
 
 func (c *cli) usage(w io.Writer) {
 	fmt.Fprintf(w, `%[1]s closes security group rules that expose risky ports to the internet.
 
 Under Function Compute (FC_RUNTIME_API set) it serves the invocations of Cloud
-Config. Anywhere else it is a command-line tool:
+Config. Anywhere else it is a command-line tool; every command and its flags:
 
 `, c.prog)
 	for _, cmd := range commands {
 		fmt.Fprintf(w, "  %s %s %s\n      %s\n", c.prog, cmd.name, cmd.args, cmd.summary)
+		c.commandFlags(w, cmd)
 	}
 	fmt.Fprintf(w, `  %[1]s help [COMMAND]
-      this text, or the help of one command (also: %[1]s COMMAND --help)
+      this text, or the full help of one command (also: %[1]s COMMAND --help)
 
-Settings come from the environment, as under FC: RISKY_PORTS (22,3389,3306),
-DRY_RUN (false), EXEMPT_TAG (sg-remediation=exempt), CONFIG_REGION (cn-shanghai),
-CONFIG_ENDPOINT, ECS_ENDPOINT (overrides; http:// means plain HTTP),
-MAX_CONCURRENCY (8), ALLOWED_CIDRS (restrict mode). Credentials outside FC:
-ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+Settings come from the environment, as under FC:
+%[2]s
+Credentials outside FC: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
 ALIBABA_CLOUD_SECURITY_TOKEN, or the rest of the credentials-go chain.
 
 Exit status: 0 done, 1 a resource or rule failed, 2 usage error, invalid
 setting or invalid input.
-`, c.prog)
+`, c.prog, remediation.SettingsUsage())
+}
+
+// commandFlags prints the flags of cmd, one per line, indented: the command
+// is run with --help and flagsOnly, which prints them and does nothing else.
+func (c *cli) commandFlags(w io.Writer, cmd command) {
+	sub := &cli{prog: c.prog, getenv: c.getenv, stdin: strings.NewReader(""), stdout: w, stderr: io.Discard, flagsOnly: true}
+	cmd.run(sub, context.Background(), []string{"--help"})
 }
 
 // run dispatches the command line and returns the exit code.
@@ -132,8 +147,29 @@ func (c *cli) flagSet(name, synopsis, text string) *flagSet {
 	return &flagSet{FlagSet: fs, synopsis: synopsis, text: text}
 }
 
-// help prints the synopsis, the text and the flags to w.
+// help prints the synopsis, the text and the flags to w; with flagsOnly,
+// only the flags, one line each, wrapped.
 func (c *cli) help(w io.Writer, fs *flagSet) {
+	if c.flagsOnly {
+		fs.VisitAll(func(f *flag.Flag) {
+			arg, usage := flag.UnquoteUsage(f)
+			head := "--" + f.Name
+			if arg != "" {
+				head += " " + arg
+			}
+			if def := f.DefValue; def != "" && def != "false" && def != "0" {
+				usage += " (default " + def + ")"
+			}
+			for i, line := range wrap(head+": "+usage, 70) {
+				indent := "        "
+				if i > 0 {
+					indent += "    "
+				}
+				fmt.Fprintf(w, "%s%s\n", indent, line)
+			}
+		})
+		return
+	}
 	fmt.Fprintf(w, "Usage: %s %s %s\n\n%s\nFlags:\n", c.prog, fs.Name(), fs.synopsis, strings.TrimLeft(fs.text, "\n"))
 	fs.SetOutput(w)
 	fs.PrintDefaults()

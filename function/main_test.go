@@ -22,10 +22,35 @@ func TestHelp(t *testing.T) {
 	for _, cmd := range []string{"replay", "restore", "pin"} {
 		for _, args := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {
 			r := runCLI(t, env{}, "", args...)
-			if r.code != exitOK || !strings.HasPrefix(r.stdout, "Usage: main "+cmd) || !strings.Contains(r.stdout, "-dry-run") || r.stderr != "" {
+			if r.code != exitOK || !strings.HasPrefix(r.stdout, "Usage: "+progName+" "+cmd) || !strings.Contains(r.stdout, "-dry-run") || r.stderr != "" {
 				t.Errorf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", args, r.code, r.stdout, r.stderr)
 			}
 		}
+	}
+}
+
+// help lists every command with every flag, the settings from the
+// settings table, under one program name.
+func TestHelpListsFlags(t *testing.T) {
+	r := runCLI(t, env{}, "", "help")
+	for _, want := range []string{
+		progName + " replay [flags] EVENT.json", "--live:", "--apply:", "--groups string:", "--timeout duration:",
+		progName + " restore [flags] BACKUP.jsonl", "--dry-run:",
+		progName + " pin [flags] --region R --group sg-...", "--port int:", "--ip-from string:", "--protocol string:",
+		progName + " emulator [flags]", "--listen string:", "--quiet:",
+		strings.TrimSpace(remediation.SettingsUsage()),
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("help lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, cmd := range commands {
+		if !strings.Contains(r.stdout, progName+" "+cmd.name+" ") {
+			t.Errorf("help lacks the command %s", cmd.name)
+		}
+	}
+	if strings.Contains(r.stdout, "Usage:") || r.stderr != "" {
+		t.Errorf("the overview printed a command's full help or to stderr:\n%s\n%s", r.stdout, r.stderr)
 	}
 }
 
@@ -106,7 +131,8 @@ func TestReplayLive(t *testing.T) {
 	e := cloudEnv(emu)
 
 	r := runCLI(t, e, "", "replay", "--live", webEvent)
-	if r.code != exitOK || !strings.Contains(r.stderr, "LIVE dry-run") || !strings.Contains(r.stdout, "would-revoke") {
+	if r.code != exitOK || !strings.Contains(r.stderr, "LIVE dry-run") || !strings.Contains(r.stdout, "would-revoke") ||
+		!strings.Contains(r.stderr, "reading the endpoints in ECS_ENDPOINT/CONFIG_ENDPOINT (Config "+emu.URL()+", ECS "+emu.URL()+")") || strings.Contains(r.stderr, "real cloud") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	if n := emu.CallCount("RevokeSecurityGroup"); n != 0 {

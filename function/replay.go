@@ -13,7 +13,6 @@ import (
 	"github.com/aliyun/credentials-go/credentials"
 
 	"github.com/sg-remediation/sg-remediation/remediation"
-	"github.com/sg-remediation/sg-remediation/remediation/cloudtest"
 )
 
 const replayHelp = `
@@ -29,7 +28,8 @@ state is thrown away at the end.
 --live: against the real cloud (or CONFIG_ENDPOINT / ECS_ENDPOINT), with the
 credentials of ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / ALIBABA_CLOUD_SECURITY_TOKEN
 or the credentials-go chain. A live replay is a dry run (nothing is revoked)
-unless --apply is given.
+unless --apply is given. To try it without an account, point it at the
+"emulator" command, whose state lasts between commands.
 
 Settings come from the environment as under FC (e.g. DRY_RUN=true,
 RISKY_PORTS=22,3389); an invalid one stops the replay before any call.
@@ -140,30 +140,6 @@ func (c *cli) replay(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// emulator is an offline emulator seeded with sample groups, with fresh
-// random credentials.
-type emulator struct {
-	*cloudtest.Server
-	cred credentials.Credential
-}
-
-func startEmulator(groups string) (*emulator, error) {
-	ak, secret := randomHex("emu-", 8), randomHex("", 16)
-	cred, err := remediation.StaticCredential(ak, secret, "")
-	if err != nil {
-		return nil, err
-	}
-	srv, err := cloudtest.New(cloudtest.Options{AccessKeyID: ak, AccessKeySecret: secret})
-	if err != nil {
-		return nil, err
-	}
-	if err := srv.LoadFile(groups); err != nil {
-		srv.Close()
-		return nil, err
-	}
-	return &emulator{Server: srv, cred: cred}, nil
-}
-
 // banner tells on stderr which mode the replay runs in.
 func (c *cli) banner(s remediation.Settings, o replayOpts, event string) {
 	dry := ""
@@ -174,10 +150,19 @@ func (c *cli) banner(s remediation.Settings, o replayOpts, event string) {
 	case !o.live:
 		fmt.Fprintf(c.stderr, "OFFLINE replay of %s: built-in emulator seeded with %s (no account, no network)%s\n", event, o.groups, dry)
 	case s.DryRun:
-		fmt.Fprintf(c.stderr, "LIVE dry-run of %s: reading the real cloud (%s), revoking nothing%s\n", event, endpoints(s), applyHint(o))
+		fmt.Fprintf(c.stderr, "LIVE dry-run of %s: reading %s, revoking nothing%s\n", event, target(s), applyHint(o))
 	default:
-		fmt.Fprintf(c.stderr, "LIVE APPLY of %s: risky rules WILL BE REVOKED in the real cloud (%s); the backups are in the log\n", event, endpoints(s))
+		fmt.Fprintf(c.stderr, "LIVE APPLY of %s: risky rules WILL BE REVOKED in %s; the backups are in the log\n", event, target(s))
 	}
+}
+
+// target names what a live replay talks to: the real cloud, or the
+// endpoints of the overrides when there are any (an emulator, a proxy).
+func target(s remediation.Settings) string {
+	if s.ConfigEndpoint == "" && s.ECSEndpoint == "" {
+		return "the real cloud (" + endpoints(s) + ")"
+	}
+	return "the endpoints in ECS_ENDPOINT/CONFIG_ENDPOINT (" + endpoints(s) + ")"
 }
 
 func applyHint(o replayOpts) string {

@@ -129,9 +129,38 @@ func TestRestoreErrors(t *testing.T) {
 	if r.code != exitFailed || !strings.Contains(r.stdout, "failed") || !strings.Contains(r.stderr, "Forbidden.RAM") || !strings.Contains(r.stderr, webGroup) {
 		t.Errorf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	// Flags after the file work too.
+	// The failure is logged at ERROR with its error, the row is one line.
+	var logged struct{ Level, Msg, Action, Error string }
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(line, `"msg":"restore"`) {
+			if err := json.Unmarshal([]byte(line), &logged); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if logged.Level != "ERROR" || logged.Action != "failed" || !strings.Contains(logged.Error, "Forbidden.RAM") {
+		t.Errorf("restore log line %+v\n%s", logged, r.stderr)
+	}
+	if n := strings.Count(r.stdout, "\n"); n != 3 {
+		t.Errorf("%d lines, want header, one row, summary:\n%s", n, r.stdout)
+	}
+	// A successful one is INFO.
+	r = runCLI(t, e, backup, "restore", "-")
+	if r.code != exitOK || !strings.Contains(r.stderr, `"level":"INFO","msg":"restore"`) || strings.Contains(r.stderr, "ERROR") {
+		t.Errorf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// No credentials: one line that says what to do, not the SDK chain's
+	// text; the dry run of a replay's log needs them too (the emulator
+	// gives some).
+	r = runCLI(t, env{}, backup, "restore", "--dry-run", "-")
+	if r.code != exitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID") ||
+		!strings.Contains(r.stderr, progName+" emulator") || strings.Contains(r.stderr, "enviroment") || strings.Contains(r.stderr, "fileopen") {
+		t.Errorf("no credentials: exit %d\n%s", r.code, r.stderr)
+	}
+	// Flags after the file work too (the rule exists since the restore
+	// above).
 	r = runCLI(t, e, backup, "restore", "-", "--dry-run")
-	if r.code != exitOK || !strings.Contains(r.stdout, "1 rule: 1 would-create") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "1 rule: 0 would-create, 1 already exist") {
 		t.Errorf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

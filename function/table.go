@@ -21,6 +21,9 @@ const minReasonWidth = 20
 type table struct {
 	header []string
 	rows   [][]string
+	// noWrap keeps the last column on one line however long (an error
+	// message: one line each, a URL in it whole).
+	noWrap bool
 }
 
 func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
@@ -46,7 +49,11 @@ func (t *table) write(w io.Writer, width int) {
 	}
 	line(t.header)
 	for _, row := range t.rows {
-		for i, part := range wrap(row[n-1], last) {
+		parts := []string{strings.Join(strings.Fields(row[n-1]), " ")}
+		if !t.noWrap {
+			parts = wrap(row[n-1], last)
+		}
+		for i, part := range parts {
 			cells := make([]string, n)
 			if i == 0 {
 				copy(cells, row[:n-1])
@@ -99,14 +106,32 @@ func writeReport(w io.Writer, rep *remediation.Report, width int) {
 		for _, r := range res.Rules {
 			reason := r.Reason
 			if len(r.Replacements) > 0 {
-				reason += "; replaced by " + strings.Join(r.Replacements, ", ")
+				verb := "replaced by "
+				switch r.Action {
+				case string(remediation.WouldRevoke):
+					verb = "would replace by "
+				case "failed":
+					verb = "to be replaced by "
+				}
+				reason += "; " + verb + strings.Join(r.Replacements, ", ")
 			}
 			t.add(group, r.RuleID, ports(r.Protocol, r.PortRange), dash(r.Source), r.Action, reason)
 			group = ""
 		}
+		if res.OtherRules > 0 {
+			t.add(group, plural(res.OtherRules, "other rule"), "-", "-", "kept", "not open to the internet (egress, or a narrower source)")
+		}
 	}
 	t.write(w, width)
 	fmt.Fprintln(w, summary(rep))
+}
+
+// plural is "1 rule", "2 rules".
+func plural(count int, what string) string {
+	if count == 1 {
+		return fmt.Sprintf("%d %s", count, what)
+	}
+	return fmt.Sprintf("%d %ss", count, what)
 }
 
 func ports(protocol, portRange string) string {
@@ -135,12 +160,7 @@ func summary(rep *remediation.Report) string {
 			rules[r.Action]++
 		}
 	}
-	n := func(count int, what string) string {
-		if count == 1 {
-			return fmt.Sprintf("%d %s", count, what)
-		}
-		return fmt.Sprintf("%d %ss", count, what)
-	}
+	n := plural
 	var parts []string
 	if c := rep.Summary[remediation.Revoked]; c > 0 || !rep.DryRun {
 		parts = append(parts, fmt.Sprintf("%d revoked (%s)", c, n(rules[string(remediation.Revoked)], "rule")))
@@ -162,7 +182,7 @@ func summary(rep *remediation.Report) string {
 // writeRestore prints restore's results, one row per backup record, and a
 // summary line.
 func writeRestore(w io.Writer, results []remediation.RestoreResult, dryRun bool, width int) {
-	t := &table{header: []string{"GROUP", "RULE", "PORTS", "SOURCE", "ACTION", "ERROR"}}
+	t := &table{header: []string{"GROUP", "RULE", "PORTS", "SOURCE", "ACTION", "ERROR"}, noWrap: true}
 	counts := map[string]int{}
 	last := ""
 	for _, r := range results {

@@ -148,6 +148,10 @@ func Restore(ctx context.Context, ecs ECSAPI, backups []Backup, dryRun bool, log
 			}
 		}
 		for _, i := range byGroup[k] {
+			if results[i].Action == "failed" {
+				log.Error("restore", "groupId", k.id, "regionId", k.region, "action", results[i].Action, "error", results[i].Error, "rule", backups[i].Rule)
+				continue
+			}
 			log.Info("restore", "groupId", k.id, "regionId", k.region, "action", results[i].Action, "rule", backups[i].Rule)
 		}
 	}
