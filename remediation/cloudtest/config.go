@@ -43,14 +43,43 @@ func (s *Server) getDiscoveredResource(r *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	region, id, typ := v[0], v[1], v[2]
+	return s.discovered(r, v[0], v[1], v[2], func(owner string) bool { return owner == r.account() })
+}
+
+// getAggregateDiscoveredResource serves a resource of a member of an
+// account group (aggregator) the caller's account owns.
+func (s *Server) getAggregateDiscoveredResource(r *request) (any, *apiError) {
+	v, aerr := required(r.params, "AggregatorId", "Region", "ResourceId", "ResourceType", "ResourceAccountId")
+	if aerr != nil {
+		return nil, aerr
+	}
+	aggID, region, id, typ, acct := v[0], v[1], v[2], v[3], v[4]
+	if validAccountID(acct) != nil {
+		return nil, invalidParam("ResourceAccountId", acct)
+	}
+	if o := r.params.Get("ResourceOwnerId"); o != "" && o != acct {
+		return nil, errorf(400, "InvalidParameter", "ResourceOwnerId %q differs from ResourceAccountId %q.", o, acct)
+	}
+	s.amu.RLock()
+	ag := s.aggregators[aggID]
+	member := ag != nil && ag.members[acct]
+	s.amu.RUnlock()
+	if ag == nil || ag.owner != r.account() {
+		return nil, errorf(404, "Invalid.AggregatorId.Value", "The aggregator %q does not exist in account %s.", aggID, r.account())
+	}
+	return s.discovered(r, region, id, typ, func(owner string) bool { return member && owner == acct })
+}
+
+// discovered answers the DiscoveredResourceDetail of a group whose owner
+// visible admits.
+func (s *Server) discovered(r *request, region, id, typ string, visible func(owner string) bool) (any, *apiError) {
 	notExist := errorf(404, "ResourceNotExist", "The resource %q of type %q does not exist in region %q.", id, typ, region)
 	if typ != SecurityGroupType {
 		return nil, notExist
 	}
 	s.mu.Lock()
 	g, ok := s.groups[key(region, id)]
-	if !ok {
+	if !ok || !visible(g.meta.AccountId) {
 		s.mu.Unlock()
 		return nil, notExist
 	}

@@ -2,7 +2,6 @@ package cloudtest
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -134,8 +133,8 @@ func (s *Server) describeSecurityGroupAttribute(r *request) (any, *apiError) {
 	}
 
 	s.mu.Lock()
-	g, err := s.liveGroup(region, id)
-	if err != nil {
+	g := s.visibleGroup(region, id, r.account())
+	if g == nil {
 		s.mu.Unlock()
 		return nil, groupNotFound(id)
 	}
@@ -164,85 +163,7 @@ func (s *Server) describeSecurityGroupAttribute(r *request) (any, *apiError) {
 	return out, nil
 }
 
-// --- DescribeSecurityGroups ---
-
-type sgItem struct {
-	SecurityGroupId, SecurityGroupName, Description, VpcId, SecurityGroupType, CreationTime string
-	ServiceManaged                                                                          bool
-	Tags                                                                                    tagSet
-}
-
-type describeGroupsResponse struct {
-	RequestId, RegionId              string
-	TotalCount, PageNumber, PageSize int
-	SecurityGroups                   struct{ SecurityGroup []sgItem }
-}
-
-func (s *Server) describeSecurityGroups(r *request) (any, *apiError) {
-	p := r.params
-	v, aerr := required(p, "RegionId")
-	if aerr != nil {
-		return nil, aerr
-	}
-	region := v[0]
-	var ids []string
-	if id := p.Get("SecurityGroupId"); id != "" {
-		ids = append(ids, id)
-	}
-	if raw := p.Get("SecurityGroupIds"); raw != "" {
-		var more []string
-		if err := json.Unmarshal([]byte(raw), &more); err != nil || len(more) > maxListParams {
-			return nil, invalidParam("SecurityGroupIds", raw)
-		}
-		ids = append(ids, more...)
-	}
-	page, aerr := intParam(p, "PageNumber", 1, 1, 1<<30)
-	if aerr != nil {
-		return nil, aerr
-	}
-	size, aerr := intParam(p, "PageSize", 10, 1, 50)
-	if aerr != nil {
-		return nil, aerr
-	}
-	vpc := p.Get("VpcId")
-
-	var found []*group
-	s.mu.Lock()
-	if len(ids) > 0 {
-		seen := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			if g, err := s.liveGroup(region, id); err == nil && !seen[id] {
-				seen[id] = true
-				found = append(found, g)
-			}
-		}
-	} else {
-		for _, g := range s.groups {
-			if g.meta.RegionId == region && !g.gone && !g.meta.Deleted {
-				found = append(found, g)
-			}
-		}
-	}
-	items := make([]sgItem, 0, len(found))
-	for _, g := range found {
-		if vpc != "" && g.meta.VpcId != vpc {
-			continue
-		}
-		items = append(items, sgItem{
-			SecurityGroupId: g.meta.SecurityGroupId, SecurityGroupName: g.meta.SecurityGroupName,
-			Description: g.meta.Description, VpcId: g.meta.VpcId, SecurityGroupType: g.meta.SecurityGroupType,
-			CreationTime: g.created.UTC().Format(ecsTime), ServiceManaged: g.meta.ServiceManaged,
-			Tags: tagsOf(g.meta.Tags),
-		})
-	}
-	s.mu.Unlock()
-
-	slices.SortFunc(items, func(a, b sgItem) int { return strings.Compare(a.SecurityGroupId, b.SecurityGroupId) })
-	out := describeGroupsResponse{RequestId: r.requestID, RegionId: region, TotalCount: len(items), PageNumber: page, PageSize: size}
-	lo := min((page-1)*size, len(items))
-	out.SecurityGroups.SecurityGroup = items[lo:min(lo+size, len(items))]
-	return out, nil
-}
+// DescribeSecurityGroups and DescribeRegions: see list.go.
 
 func intParam(p url.Values, name string, def, lo, hi int) (int, *apiError) {
 	v := p.Get(name)
@@ -375,7 +296,7 @@ func (s *Server) revokeSecurityGroup(r *request) (any, *apiError) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, aerr := s.writableGroup(region, id)
+	g, aerr := s.writableGroup(region, id, r.account())
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -497,7 +418,7 @@ func (s *Server) authorizeSecurityGroup(r *request) (any, *apiError) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, aerr := s.writableGroup(region, id)
+	g, aerr := s.writableGroup(region, id, r.account())
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -671,12 +592,23 @@ func ruleIDsForLog(p url.Values) string {
 	return fmt.Sprintf(" rules=%d", n)
 }
 
-// writableGroup returns the live group that Revoke or Authorize may change,
-// or the error ECS answers: not found, or managed by a cloud product. The
-// caller holds s.mu.
-func (s *Server) writableGroup(region, id string) (*group, *apiError) {
+// visibleGroup returns the live group of account, nil if there is none
+// (another account's group is not found, as the API answers). The caller
+// holds s.mu.
+func (s *Server) visibleGroup(region, id, account string) *group {
 	g, err := s.liveGroup(region, id)
-	if err != nil {
+	if err != nil || g.meta.AccountId != account {
+		return nil
+	}
+	return g
+}
+
+// writableGroup returns the live group of account that Revoke or Authorize
+// may change, or the error ECS answers: not found, or managed by a cloud
+// product. The caller holds s.mu.
+func (s *Server) writableGroup(region, id, account string) (*group, *apiError) {
+	g := s.visibleGroup(region, id, account)
+	if g == nil {
 		return nil, groupNotFound(id)
 	}
 	if g.meta.ServiceManaged {

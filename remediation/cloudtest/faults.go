@@ -13,6 +13,9 @@ type Call struct {
 	Status int        // HTTP status of the answer
 	Code   string     // error code, "" on success
 	At     time.Time  // when the request arrived
+	// AccountID and AccessKeyID are the caller's, once its signature was
+	// verified ("" before).
+	AccountID, AccessKeyID string
 }
 
 type fault struct {

@@ -201,3 +201,42 @@ func rawCall(tb testing.TB, s *cloudtest.Server, c creds, method, action, versio
 	}
 	return resp.StatusCode, m
 }
+
+// rpcRawCall sends an STS call signed with the legacy RPC signature the
+// way the SDK does (openapi-util GetRPCSignature); tamper (optional) may
+// change the signed query afterwards.
+func rpcRawCall(tb testing.TB, s *cloudtest.Server, c creds, method, action string, params url.Values, tamper func(url.Values)) (int, map[string]any) {
+	tb.Helper()
+	q := url.Values{"Action": {action}, "Version": {cloudtest.STSVersion}, "Format": {"json"},
+		"Timestamp": {time.Now().UTC().Format("2006-01-02T15:04:05Z")}, "SignatureNonce": {fmt.Sprint(time.Now().UnixNano())},
+		"SignatureMethod": {"HMAC-SHA1"}, "SignatureVersion": {"1.0"}, "AccessKeyId": {c.ak}}
+	if c.token != "" {
+		q.Set("SecurityToken", c.token)
+	}
+	for k := range params {
+		q.Set(k, params.Get(k))
+	}
+	signed := make(map[string]*string, len(q))
+	for k := range q {
+		signed[k] = tea.String(q.Get(k))
+	}
+	q.Set("Signature", *openapiutil.GetRPCSignature(signed, tea.String(method), tea.String(c.secret)))
+	if tamper != nil {
+		tamper(q)
+	}
+	hr, err := http.NewRequest(method, s.URL()+"/?"+q.Encode(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(hr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		tb.Fatalf("body %s: %v", b, err)
+	}
+	return resp.StatusCode, m
+}

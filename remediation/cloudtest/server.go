@@ -40,6 +40,7 @@ import (
 const (
 	ECSVersion    = "2014-05-26"
 	ConfigVersion = "2020-09-07"
+	STSVersion    = "2015-04-01"
 )
 
 // maxBody bounds the request body read (ECS bodies are tiny form posts).
@@ -47,8 +48,9 @@ const maxBody = 8 << 20
 
 // Options configure a Server. The zero value is usable.
 type Options struct {
-	// AccessKeyID and AccessKeySecret are the only credentials the server
-	// accepts. Defaults: "test-ak" and "test-secret".
+	// AccessKeyID and AccessKeySecret are the credentials of the default
+	// account (DefaultAccountID); AddKey and AssumeRole add more.
+	// Defaults: "test-ak" and "test-secret".
 	AccessKeyID, AccessKeySecret string
 	// SecurityToken, when non-empty, must be sent in x-acs-security-token
 	// (together with x-acs-accesskey-id), as the SDK does with STS
@@ -66,10 +68,9 @@ type Options struct {
 
 // Server is a running emulator. Create it with New and stop it with Close.
 type Server struct {
-	ak, secret, token string
-	dupOK             bool
-	log               io.Writer
-	logMu             sync.Mutex
+	dupOK bool
+	log   io.Writer
+	logMu sync.Mutex
 
 	ln       net.Listener
 	srv      *http.Server
@@ -85,9 +86,19 @@ type Server struct {
 	inflight    atomic.Int64
 	maxInflight atomic.Int64
 
-	mu     sync.Mutex // guards the cloud state below
-	groups map[string]*group
-	seq    uint64 // for generated rule IDs
+	mu           sync.Mutex // guards the cloud state below
+	groups       map[string]*group
+	byOwner      map[ownerRegion]*groupIndex // live listing order per account and region
+	regions      map[string]bool             // every region with a group
+	extraRegions []string                    // SetRegions
+	seq          uint64                      // for generated rule IDs
+
+	amu          sync.RWMutex // guards accounts, keys and Config rule state below
+	accounts     map[string]*account
+	keys         map[string]*accessKey // by AccessKeyId
+	aggregators  map[string]*aggregator
+	resultTokens map[string]bool
+	evaluations  []Evaluation
 
 	fmu    sync.Mutex // guards calls and faults below
 	calls  []Call
@@ -110,18 +121,24 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("cloudtest: listen: %w", err)
 	}
 	s := &Server{
-		ak:       opts.AccessKeyID,
-		secret:   opts.AccessKeySecret,
-		token:    opts.SecurityToken,
-		dupOK:    opts.DuplicateIsSuccess,
-		log:      opts.Log,
-		ln:       ln,
-		endpoint: ln.Addr().String(),
-		done:     make(chan struct{}),
-		groups:   make(map[string]*group),
-		counts:   make(map[string]int),
-		hooks:    make(map[string]func(url.Values)),
+		dupOK:        opts.DuplicateIsSuccess,
+		log:          opts.Log,
+		ln:           ln,
+		endpoint:     ln.Addr().String(),
+		done:         make(chan struct{}),
+		groups:       make(map[string]*group),
+		byOwner:      make(map[ownerRegion]*groupIndex),
+		regions:      make(map[string]bool),
+		accounts:     make(map[string]*account),
+		keys:         make(map[string]*accessKey),
+		aggregators:  make(map[string]*aggregator),
+		resultTokens: make(map[string]bool),
+		counts:       make(map[string]int),
+		hooks:        make(map[string]func(url.Values)),
 	}
+	s.addAccountLocked(DefaultAccountID)
+	s.keys[opts.AccessKeyID] = &accessKey{Key: Key{AccessKeyID: opts.AccessKeyID, AccessKeySecret: opts.AccessKeySecret,
+		SecurityToken: opts.SecurityToken, AccountID: DefaultAccountID}}
 	s.latency.Store(int64(opts.Latency))
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln) // returns http.ErrServerClosed after Close
@@ -169,8 +186,18 @@ func invalidParam(name, value string) *apiError {
 
 // request is what a handler sees of one call.
 type request struct {
+	action    string
 	params    url.Values
 	requestID string
+	caller    *accessKey // nil until the signature is verified
+}
+
+// account is the caller's account ("" before the signature is verified).
+func (r *request) account() string {
+	if r.caller == nil {
+		return ""
+	}
+	return r.caller.AccountID
 }
 
 type handler func(s *Server, r *request) (any, *apiError)
@@ -186,8 +213,18 @@ func lookup(version, action string) handler {
 		return (*Server).revokeSecurityGroup
 	case ECSVersion + "/AuthorizeSecurityGroup":
 		return (*Server).authorizeSecurityGroup
+	case ECSVersion + "/DescribeRegions":
+		return (*Server).describeRegions
 	case ConfigVersion + "/GetDiscoveredResource":
 		return (*Server).getDiscoveredResource
+	case ConfigVersion + "/GetAggregateDiscoveredResource":
+		return (*Server).getAggregateDiscoveredResource
+	case ConfigVersion + "/PutEvaluations":
+		return (*Server).putEvaluations
+	case STSVersion + "/AssumeRole":
+		return (*Server).assumeRole
+	case STSVersion + "/GetCallerIdentity":
+		return (*Server).getCallerIdentity
 	}
 	return nil
 }
@@ -212,8 +249,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 
 	start := time.Now()
-	action := hr.Header.Get("x-acs-action")
-	req := &request{requestID: newRequestID()}
+	req := &request{action: hr.Header.Get("x-acs-action"), requestID: newRequestID()}
 	body, err := io.ReadAll(io.LimitReader(hr.Body, maxBody))
 	var out any
 	var aerr *apiError
@@ -223,7 +259,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		req.params, aerr = parseParams(hr, body)
 	}
 	if aerr == nil {
-		out, aerr = s.serve(hr, body, action, req)
+		out, aerr = s.serve(hr, body, req)
 	} else {
 		s.sleep()
 		req.params = url.Values{}
@@ -251,11 +287,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	// Record and log before answering, so that a client sees its call in
 	// Calls and the log as soon as it has the answer.
-	s.record(Call{Action: action, Params: req.params, Status: status, Code: code, At: start})
+	c := Call{Action: req.action, Params: req.params, Status: status, Code: code, At: start}
+	if req.caller != nil {
+		c.AccountID, c.AccessKeyID = req.caller.AccountID, req.caller.AccessKeyID
+	}
+	s.record(c)
 	if s.log != nil {
 		s.logMu.Lock()
-		fmt.Fprintf(s.log, "cloudtest: %s %s region=%s id=%s%s status=%d code=%s dur=%s\n",
-			start.UTC().Format(time.RFC3339Nano), action,
+		fmt.Fprintf(s.log, "cloudtest: %s %s account=%s region=%s id=%s%s status=%d code=%s dur=%s\n",
+			start.UTC().Format(time.RFC3339Nano), req.action, c.AccountID,
 			req.params.Get("RegionId")+req.params.Get("Region"),
 			req.params.Get("SecurityGroupId")+req.params.Get("ResourceId"),
 			ruleIDsForLog(req.params), status, code, time.Since(start).Round(time.Microsecond))
@@ -268,16 +308,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-// serve runs the fault pipeline and the handler.
-func (s *Server) serve(hr *http.Request, body []byte, action string, req *request) (any, *apiError) {
+// serve authenticates the call, then runs the fault pipeline and the
+// handler.
+func (s *Server) serve(hr *http.Request, body []byte, req *request) (any, *apiError) {
 	fail := func(e *apiError) (any, *apiError) {
 		s.sleep()
 		return nil, e
 	}
-	if e := s.verify(hr, body); e != nil {
+	version := hr.Header.Get("x-acs-version")
+	var caller *accessKey
+	var e *apiError
+	if isRPCSigned(hr, req.params) {
+		// Legacy RPC signature: Action and Version are signed query
+		// parameters; headers, if sent, must agree.
+		caller, e = s.verifyRPC(hr, req.params)
+		action, qversion := req.params.Get("Action"), req.params.Get("Version")
+		for _, k := range rpcProtocolParams {
+			req.params.Del(k)
+		}
+		switch {
+		case e != nil:
+		case req.action != "" && req.action != action, version != "" && version != qversion:
+			e = errorf(400, "InvalidParameter", "The x-acs-action/x-acs-version headers (%q, %q) differ from Action/Version (%q, %q).", req.action, version, action, qversion)
+		case qversion != STSVersion:
+			e = errorf(400, "IncompleteSignature", "Version %s takes only %s signatures.", qversion, signAlgorithm)
+		}
+		req.action, version = action, qversion
+	} else {
+		caller, e = s.verify(hr, body)
+	}
+	if e != nil {
 		return fail(e)
 	}
-	version := hr.Header.Get("x-acs-version")
+	req.caller = caller
+	action := req.action
 	h := lookup(version, action)
 	if h == nil {
 		return fail(errorf(400, "InvalidAction.NotFound", "Specified api %q is not found for version %q.", action, version))

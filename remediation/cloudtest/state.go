@@ -69,7 +69,9 @@ type Rule struct {
 type Group struct {
 	SecurityGroupId, RegionId string
 	// AccountId is the owner, a decimal number (Config serves it as int64).
-	// Default "1234567890123456".
+	// Default DefaultAccountID. Only the owner's credentials see the group
+	// (ECS and GetDiscoveredResource); an account named here that was not
+	// added with AddAccount is added.
 	AccountId                                                string
 	SecurityGroupName, VpcId, SecurityGroupType, Description string
 	ServiceManaged                                           bool
@@ -106,6 +108,59 @@ type group struct {
 }
 
 func key(region, id string) string { return region + "/" + id }
+
+// ownerRegion keys the listing index.
+type ownerRegion struct{ account, region string }
+
+// groupIndex lists the IDs of the groups of one account in one region
+// (DeleteGroup'd and Deleted ones included), sorted when sorted is set.
+type groupIndex struct {
+	ids    []string
+	sorted bool
+}
+
+// insert adds new groups to the state and the indexes. The caller holds
+// s.mu and has checked that none exists.
+func (s *Server) insert(gs []*group) {
+	for _, g := range gs {
+		m := &g.meta
+		s.groups[key(m.RegionId, m.SecurityGroupId)] = g
+		k := ownerRegion{m.AccountId, m.RegionId}
+		ix := s.byOwner[k]
+		if ix == nil {
+			ix = &groupIndex{sorted: true}
+			s.byOwner[k] = ix
+		}
+		if n := len(ix.ids); n > 0 && ix.ids[n-1] >= m.SecurityGroupId {
+			ix.sorted = false
+		}
+		ix.ids = append(ix.ids, m.SecurityGroupId)
+		s.regions[m.RegionId] = true
+	}
+}
+
+// listing returns the sorted group IDs of an account in a region (the
+// slice is shared: do not modify). The caller holds s.mu.
+func (s *Server) listing(account, region string) []string {
+	ix := s.byOwner[ownerRegion{account, region}]
+	if ix == nil {
+		return nil
+	}
+	if !ix.sorted {
+		slices.Sort(ix.ids)
+		ix.sorted = true
+	}
+	return ix.ids
+}
+
+// addOwners adds the accounts of new groups. Not under s.mu.
+func (s *Server) addOwners(gs []*group) {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	for _, g := range gs {
+		s.addAccountLocked(g.meta.AccountId)
+	}
+}
 
 // LoadFile loads a fixture file (see Load).
 func (s *Server) LoadFile(path string) error {
@@ -145,33 +200,79 @@ func (s *Server) Load(r io.Reader) error {
 		seen[k] = true
 		gs = append(gs, ng)
 	}
+	return s.add(gs)
+}
+
+// add inserts new groups, all or none.
+func (s *Server) add(gs []*group) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, g := range gs {
 		if _, ok := s.groups[key(g.meta.RegionId, g.meta.SecurityGroupId)]; ok {
+			s.mu.Unlock()
 			return fmt.Errorf("cloudtest: group %s/%s already exists", g.meta.RegionId, g.meta.SecurityGroupId)
 		}
 	}
-	for _, g := range gs {
-		s.groups[key(g.meta.RegionId, g.meta.SecurityGroupId)] = g
-	}
+	s.insert(gs)
+	s.mu.Unlock()
+	s.addOwners(gs)
 	return nil
 }
 
 // AddGroup adds one group (defaults as for Load).
 func (s *Server) AddGroup(g Group) error {
-	ng, err := newGroup(g)
-	if err != nil {
-		return err
+	return s.AddGroups(g)
+}
+
+// AddGroupFor adds one group owned by accountID (it overrides g.AccountId).
+func (s *Server) AddGroupFor(accountID string, g Group) error {
+	g.AccountId = accountID
+	return s.AddGroups(g)
+}
+
+// AddGroups adds groups (defaults as for Load), all or none. It is the
+// cheap way to load thousands (see GenerateGroups): no JSON round trip.
+func (s *Server) AddGroups(groups ...Group) error {
+	gs := make([]*group, 0, len(groups))
+	seen := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		ng, err := newGroup(g)
+		if err != nil {
+			return err
+		}
+		k := key(g.RegionId, g.SecurityGroupId)
+		if seen[k] {
+			return fmt.Errorf("cloudtest: group %s listed twice", k)
+		}
+		seen[k] = true
+		gs = append(gs, ng)
 	}
-	k := key(g.RegionId, g.SecurityGroupId)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.groups[k]; ok {
-		return fmt.Errorf("cloudtest: group %s already exists", k)
+	return s.add(gs)
+}
+
+// GenerateGroups makes n groups spread round-robin over regions, for
+// large fixtures: group i is "sg-gen<i, 6 digits>" in regions[i%len(regions)],
+// named "gen-<i>", owned by DefaultAccountID, in VPC "vpc-gen", with one
+// ingress rule (TCP 443 from 10.0.0.0/8). edit, if non-nil, may change
+// each group (its rules, owner, tags...) before it is returned. Add the
+// result with AddGroups.
+func GenerateGroups(n int, regions []string, edit func(i int, g *Group)) []Group {
+	if len(regions) == 0 {
+		regions = []string{"cn-hangzhou"}
 	}
-	s.groups[k] = ng
-	return nil
+	out := make([]Group, n)
+	for i := range out {
+		g := &out[i]
+		g.SecurityGroupId = fmt.Sprintf("sg-gen%06d", i)
+		g.RegionId = regions[i%len(regions)]
+		g.AccountId = DefaultAccountID
+		g.SecurityGroupName = fmt.Sprintf("gen-%d", i)
+		g.VpcId = "vpc-gen"
+		g.Permissions = []Rule{{IpProtocol: "TCP", PortRange: "443/443", SourceCidrIp: "10.0.0.0/8"}}
+		if edit != nil {
+			edit(i, g)
+		}
+	}
+	return out
 }
 
 // Group returns a deep copy of a live group (ok is false for an unknown,
@@ -253,9 +354,9 @@ func newGroup(g Group) (*group, error) {
 	}
 	k := key(g.RegionId, g.SecurityGroupId)
 	if g.AccountId == "" {
-		g.AccountId = "1234567890123456"
+		g.AccountId = DefaultAccountID
 	}
-	if _, err := strconv.ParseInt(g.AccountId, 10, 64); err != nil {
+	if validAccountID(g.AccountId) != nil {
 		return nil, fmt.Errorf("cloudtest: group %s: AccountId %q is not an int64", k, g.AccountId)
 	}
 	switch g.ConfigShape {
