@@ -406,7 +406,7 @@ func (run *auditRun) judgeGroup(ctx context.Context, job auditJob) GroupAudit {
 		r := d.Rule
 		out.Rules = append(out.Rules, AuditFinding{
 			RuleID: r.SecurityGroupRuleId, Policy: r.Policy, Priority: r.Priority.Effective(), Protocol: r.IpProtocol,
-			PortRange: r.PortRange, Source: r.Source(), Status: status, Exposed: d.Exposed, Reason: d.Reason,
+			PortRange: r.PortRange, Source: r.Source(), Status: status, Exposed: d.Exposed, Reason: joinNotes(d.Reason, j.Note),
 		})
 	}
 	return out

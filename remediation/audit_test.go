@@ -155,6 +155,8 @@ func TestAuditTwoRegions(t *testing.T) {
 	if g := findGroup(t, rep, "cn-beijing", "sg-expired"); g.Status != remediation.GroupRead || !strings.Contains(g.Reason, "expired") ||
 		!reflect.DeepEqual(findingStatuses(g), map[string]string{"sgr-x": "risky"}) {
 		t.Errorf("sg-expired: %+v, want read, its exemption expired, sgr-x risky", g)
+	} else if !strings.Contains(g.Rules[0].Reason, "exemption tag sg-remediation=exempt expired") {
+		t.Errorf("the finding's reason does not say the exemption expired: %q", g.Rules[0].Reason)
 	}
 	g := findGroup(t, rep, "cn-beijing", "sg-excepted")
 	if got := findingStatuses(g); !reflect.DeepEqual(got, map[string]string{"sgr-vpn": "excepted", "sgr-bad": "unreadable"}) {
