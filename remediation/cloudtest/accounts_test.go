@@ -2,6 +2,7 @@ package cloudtest_test
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -417,4 +418,72 @@ func openapiQuery(m map[string]any) map[string]*string {
 		}
 	}
 	return out
+}
+
+// TestAccountsConcurrency: AssumeRole, ECS calls with assumed keys and key
+// rotation at once (run with -race). Every call either succeeds or fails
+// with the expiry code; none is served for the wrong account.
+func TestAccountsConcurrency(t *testing.T) {
+	s := multiAccount(t)
+	if err := s.AddKey(cloudtest.DefaultAccountID, "STS.inv", "inv-secret", "inv-token"); err != nil {
+		t.Fatal(err)
+	}
+	inv := creds{"STS.inv", "inv-secret", "inv-token"}
+	const workers, rounds = 8, 40
+	errs := make(chan error, workers*rounds*2)
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			sc := stsClient(t, s, inv)
+			for range rounds {
+				body, err := assume(sc, roleArn(member, memberRole), fmt.Sprintf("w%d", w), 0)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				cr := body.Credentials
+				_, err = ecsClient(t, s, creds{tea.StringValue(cr.AccessKeyId), tea.StringValue(cr.AccessKeySecret), tea.StringValue(cr.SecurityToken)}).
+					DescribeSecurityGroupAttribute(describeReq("sg-member"))
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	// Rotate once some ECS calls went through, while the others are running.
+	for deadline := time.Now().Add(10 * time.Second); s.CallCount("DescribeSecurityGroupAttribute") < workers && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := s.RotateKey("STS.inv"); err != nil {
+		t.Fatal(err)
+	}
+	for range workers {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		if st, code := apiErr(t, err); st != 400 || code != "InvalidSecurityToken.Expired" {
+			t.Errorf("got %d %s", st, code)
+		}
+	}
+	for _, c := range s.Calls() {
+		switch {
+		case c.Action == "AssumeRole" && c.Status == 200 && c.AccountID != cloudtest.DefaultAccountID,
+			c.Action == "DescribeSecurityGroupAttribute" && c.Status == 200 && c.AccountID != member:
+			t.Errorf("%s served for account %q", c.Action, c.AccountID)
+		}
+	}
+	ok, expired := 0, 0
+	for _, c := range s.Calls() {
+		switch {
+		case c.Status == 200:
+			ok++
+		case c.Code == "InvalidSecurityToken.Expired":
+			expired++
+		}
+	}
+	if ok < 2*workers || expired == 0 {
+		t.Errorf("%d calls succeeded, %d expired: the rotation did not fall among the calls", ok, expired)
+	}
 }

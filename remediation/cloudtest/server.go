@@ -1,21 +1,44 @@
 // Package cloudtest is a local emulator of the subset of the Alibaba Cloud ECS
-// (2014-05-26) and Cloud Config (2020-09-07) OpenAPI that the product uses.
+// (2014-05-26), Cloud Config (2020-09-07) and STS (2015-04-01) OpenAPI that
+// the product uses.
 //
 // In the spirit of net/http/httptest, New starts a server on 127.0.0.1 at a
 // random port. The real SDK clients talk to it unchanged: set
-// Config.Endpoint = s.Endpoint() and Config.Protocol = "http". Requests must
-// carry a valid ACS3-HMAC-SHA256 signature made with the configured credentials.
+// Config.Endpoint = s.Endpoint() and Config.Protocol = "http" (the STS v2
+// client too). ECS and Config requests must carry a valid ACS3-HMAC-SHA256
+// signature; STS takes ACS3 and the legacy RPC signature (HMAC-SHA1 over
+// the canonicalized query, with Action, Version, AccessKeyId, SignatureNonce,
+// Timestamp, SecurityToken and Signature as query parameters) that the STS
+// v2 SDK sends. All APIs share one listener; ACS3 requests are dispatched on
+// the x-acs-action and x-acs-version headers, legacy ones on the signed
+// Action and Version parameters.
 //
-// Supported actions: DescribeSecurityGroupAttribute, DescribeSecurityGroups,
-// RevokeSecurityGroup and AuthorizeSecurityGroup (ECS), GetDiscoveredResource
-// (Config). Both APIs share one listener; requests are dispatched on the
-// x-acs-action and x-acs-version headers.
+// Supported actions:
+//   - ECS: DescribeSecurityGroupAttribute, DescribeSecurityGroups (NextToken
+//     and MaxResults, or the legacy PageNumber and PageSize; filters
+//     SecurityGroupId(s), VpcId, SecurityGroupName, SecurityGroupType,
+//     ServiceManaged, Tag.N), DescribeRegions, RevokeSecurityGroup,
+//     AuthorizeSecurityGroup.
+//   - Config: GetDiscoveredResource, GetAggregateDiscoveredResource,
+//     PutEvaluations.
+//   - STS: AssumeRole, GetCallerIdentity.
+//
+// Accounts: the credentials of Options belong to DefaultAccountID. AddAccount,
+// AddKey, RevokeKey and RotateKey manage more; AddRole declares roles that
+// AssumeRole may assume, whose temporary keys act for the role's account
+// only and die with the key that assumed them; AddAggregator declares Config
+// account groups. Every group has an owner (Group.AccountId) and is visible
+// only to that account's keys: another account's group is
+// InvalidSecurityGroupId.NotFound (ECS) or ResourceNotExist (Config).
 //
 // State (security groups, their live rules and the snapshot Cloud Config
-// recorded) is loaded with Load, LoadFile or AddGroup and changed by the API
-// calls or by the test through SetLiveRules, Resnapshot and DeleteGroup. Every
-// call is recorded (Calls) and faults can be injected (FailNext, SetLatency,
-// SetQuota, Before). A Server is safe for concurrent use.
+// recorded) is loaded with Load, LoadFile, AddGroup, AddGroups (see
+// GenerateGroups for large fixtures) and changed by the API calls or by the
+// test through SetLiveRules, Resnapshot and DeleteGroup. PutEvaluations
+// takes result tokens from NewResultToken and records into Evaluations.
+// Every call is recorded with its caller's account (Calls) and faults can
+// be injected (FailNext, SetLatency, SetQuota, Before), for every action. A
+// Server is safe for concurrent use.
 package cloudtest
 
 import (
