@@ -465,3 +465,25 @@ func TestParseRegions(t *testing.T) {
 		t.Errorf("%v %v", got, err)
 	}
 }
+
+// When the account or the region list cannot be learned, nothing is read:
+// exit 1, the error named, not a single listing call.
+func TestAuditFailsBeforeReading(t *testing.T) {
+	for _, tc := range []struct {
+		action string
+		args   []string
+	}{
+		{"GetCallerIdentity", []string{"--region", "cn-hangzhou", "--event-out", filepath.Join(t.TempDir(), "f.json")}},
+		{"DescribeRegions", []string{"--all-regions"}},
+	} {
+		srv, e := auditEmulator(t)
+		srv.FailNext(tc.action, 1, 403, "Forbidden.RAM")
+		r := runCLI(t, e, "", append([]string{"audit"}, tc.args...)...)
+		if r.code != exitFailed || !strings.Contains(r.stderr, "nothing read") || !strings.Contains(r.stderr, tc.action) || !strings.Contains(r.stderr, "Forbidden.RAM") {
+			t.Errorf("%s refused: exit %d\nstdout:\n%s\nstderr:\n%s", tc.action, r.code, r.stdout, r.stderr)
+		}
+		if n := srv.CallCount("DescribeSecurityGroups") + srv.CallCount("DescribeSecurityGroupAttribute"); n != 0 {
+			t.Errorf("%s refused: %d reads made", tc.action, n)
+		}
+	}
+}
