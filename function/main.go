@@ -75,6 +75,7 @@ var commands = []command{
 	{"replay", "[flags] EVENT.json", "run one invocation on a Config event, offline by default (--live: real cloud)", (*cli).replay},
 	{"restore", "[flags] BACKUP.jsonl", "re-create revoked rules from the backup lines of the function's log", (*cli).restore},
 	{"pin", "[flags] --region R --group sg-...", "keep one ingress rule pinned to your current public IP", (*cli).pin},
+	{"audit", "[flags] --region R[,R...] | --all-regions", "read every security group and judge it as the function would, changing nothing", (*cli).audit},
 	{"emulator", "[flags]", "serve the built-in emulator as a local cloud, to try every command without an account", (*cli).emulator},
 }
 
