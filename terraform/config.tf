@@ -1,7 +1,8 @@
 locals {
   # custom: the function is the rule (CUSTOM_FC, source = its ARN); managed: sg-risky-ports-check.
-  rule_source_owner      = local.custom_rule ? "CUSTOM_FC" : "ALIYUN"
-  rule_source_identifier = local.custom_rule ? alicloud_fcv3_function.this.function_arn : "sg-risky-ports-check"
+  rule_source_owner       = local.custom_rule ? "CUSTOM_FC" : "ALIYUN"
+  function_arn_for_config = coalesce(var.function_arn_for_config, alicloud_fcv3_function.this.function_arn)
+  rule_source_identifier  = local.custom_rule ? local.function_arn_for_config : "sg-risky-ports-check"
   rule_description = (local.custom_rule
     ? "Custom rule: the ${local.function_name} function judges security groups with the same decision table it remediates with."
     : "Managed rule sg-risky-ports-check; non-compliant security groups are remediated by the ${local.function_name} function."
@@ -115,8 +116,9 @@ resource "alicloud_config_remediation" "this" {
   remediation_type        = "FC"
   remediation_source_type = "CUSTOM"
   # The FC 3.0 ARN, acs:fc:<region>:<account>:functions/<name>: what Alibaba Cloud's own
-  # Terraform quickstart passes (README, "What was verified").
-  remediation_template_id = alicloud_fcv3_function.this.function_arn
+  # Terraform quickstart passes (README, "What was verified"); function_arn_for_config
+  # switches to another form.
+  remediation_template_id = local.function_arn_for_config
   invoke_type             = var.invoke_type
   # Cloud Config passes the non-compliant resources as the event; the function needs no parameters.
   params = "{}"

@@ -458,3 +458,14 @@ variable "notify_on" {
     error_message = "notify_on must list one or more of revoked, would-revoke, failed, excepted, skipped, compliant."
   }
 }
+
+variable "function_arn_for_config" {
+  description = "The ARN Cloud Config is given for the function (remediation template, and source of the custom rule). null = the FC 3.0 ARN acs:fc:<region>:<account>:functions/<name>, as Alibaba Cloud's own Terraform quickstart uses. Set the FC 2.0 form acs:fc:<region>:<account>:services/<service>.LATEST/functions/<name> only if the check in the README (\"After apply\") shows Config does not invoke the FC 3.0 ARN."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.function_arn_for_config == null || can(regex("^acs:fc:[a-z0-9-]+:[0-9]+:(services/[^/]+/)?functions/[^/]+$", coalesce(var.function_arn_for_config, "-")))
+    error_message = "function_arn_for_config must be null or a Function Compute function ARN: acs:fc:<region>:<account>:functions/<name> or acs:fc:<region>:<account>:services/<service>.LATEST/functions/<name>."
+  }
+}

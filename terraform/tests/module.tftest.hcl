@@ -835,12 +835,31 @@ run "rejects_bad_settings_3" {
   command = plan
 
   variables {
-    risky_ports     = "3389-22,0"
-    allowed_cidrs   = ["10.0.0.0/33"]
-    notify_urls     = ["http://hooks.example.com/x"]
-    config_endpoint = "config.cn-shanghai.aliyuncs.com/path?x"
-    tag_scope_value = ""
+    risky_ports             = "3389-22,0"
+    allowed_cidrs           = ["10.0.0.0/33"]
+    notify_urls             = ["http://hooks.example.com/x"]
+    config_endpoint         = "config.cn-shanghai.aliyuncs.com/path?x"
+    tag_scope_value         = ""
+    function_arn_for_config = "arn:aws:lambda:us-east-1:123:function:x"
   }
 
-  expect_failures = [var.risky_ports, var.allowed_cidrs, var.notify_urls, var.config_endpoint, var.tag_scope_value]
+  expect_failures = [var.risky_ports, var.allowed_cidrs, var.notify_urls, var.config_endpoint, var.tag_scope_value, var.function_arn_for_config]
+}
+
+run "function_arn_for_config_switches_both" {
+  command = apply
+
+  variables {
+    create_service_linked_roles = false
+    protect_logs                = false
+    function_arn_for_config     = "acs:fc:cn-shanghai:1234567890123456:services/sg-remediation.LATEST/functions/sg-remediation"
+  }
+
+  assert {
+    condition = (
+      alicloud_config_rule.this[0].source_identifier == "acs:fc:cn-shanghai:1234567890123456:services/sg-remediation.LATEST/functions/sg-remediation" &&
+      alicloud_config_remediation.this[0].remediation_template_id == alicloud_config_rule.this[0].source_identifier
+    )
+    error_message = "function_arn_for_config must reach both the custom rule and the remediation."
+  }
 }
