@@ -79,6 +79,13 @@ resource "alicloud_ram_policy" "this" {
     Version   = "1"
     Statement = local.policy_statements
   })
+
+  lifecycle {
+    precondition {
+      condition     = var.member_role_name == "" || local.account_groups
+      error_message = "member_role_name is for account-group mode: set aggregator_id too (a single account needs no member role)."
+    }
+  }
 }
 
 resource "alicloud_ram_role_policy_attachment" "this" {

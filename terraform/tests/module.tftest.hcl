@@ -494,6 +494,16 @@ run "account_group_without_member_role" {
   }
 }
 
+run "rejects_member_role_without_aggregator" {
+  command = plan
+
+  variables {
+    member_role_name = "sg-remediation-member"
+  }
+
+  expect_failures = [alicloud_ram_policy.this]
+}
+
 run "rejects_periodic_aggregate_rule" {
   command = plan
 
