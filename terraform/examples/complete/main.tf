@@ -41,13 +41,13 @@ module "sg_remediation" {
   # Detection and remediation
   rule_source   = "custom"
   risky_ports   = "22,3389,3306,5432,6379,1433-1434"
-  invoke_type   = "MANUAL_EXECUTION" # AUTO_EXECUTION once the careful rollout is done
   dry_run       = false
   allowed_cidrs = ["203.0.113.0/24"] # narrow instead of close
   exempt_tag    = "sg-remediation=exempt"
   config_region = var.region
 
-  # Account groups: the rule goes to the account group; no single-account remediation.
+  # Account groups: the rule goes to the account group; no single-account remediation
+  # (invoke_type belongs to modules/aggregate-remediation, applied apart).
   aggregator_id    = var.aggregator_id
   member_role_name = module.member_role.role_name
   # (maximum_execution_frequency, periodic evaluation, is not available on an account
