@@ -454,7 +454,7 @@ func TestAuditUsageNoCall(t *testing.T) {
 			t.Errorf("%v: %d calls on a usage error", tc.args, n)
 		}
 	}
-	if r := runCLI(t, e, "", "audit", "--help"); r.code != exitOK || !strings.HasPrefix(r.stdout, "Usage: main audit") || !strings.Contains(r.stdout, "-event-out") {
+	if r := runCLI(t, e, "", "audit", "--help"); r.code != exitOK || !strings.HasPrefix(r.stdout, "Usage: "+progName+" audit") || !strings.Contains(r.stdout, "-event-out") {
 		t.Errorf("--help: exit %d\n%s", r.code, r.stdout)
 	}
 }

@@ -220,9 +220,17 @@ func TestEmulatorFlow(t *testing.T) {
 		t.Errorf("GetCallerIdentity: %+v, %v", id, err)
 	}
 
-	// One line per call on stderr.
-	if got := emu.stderr.String(); !strings.Contains(got, "RevokeSecurityGroup") || !strings.Contains(got, "GetCallerIdentity") {
-		t.Errorf("emulator stderr lacks the calls:\n%s", got)
+	// One line per call on stderr. The pipe from the child is copied by a
+	// goroutine of os/exec, so the last lines may still be on their way.
+	logged := func() bool {
+		got := emu.stderr.String()
+		return strings.Contains(got, "RevokeSecurityGroup") && strings.Contains(got, "GetCallerIdentity")
+	}
+	for end := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !logged() {
+		t.Errorf("emulator stderr lacks the calls:\n%s", emu.stderr)
 	}
 	if code := emu.stop(t, os.Interrupt); code != 0 {
 		t.Errorf("exit %d after SIGINT; stderr:\n%s", code, emu.stderr)

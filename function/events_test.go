@@ -64,7 +64,7 @@ var sampleEvents = map[string][]string{
 // verdict each must get.
 var evaluationEvents = map[string]string{
 	"evaluation-web.json":            remediation.NonCompliant,
-	"evaluation-drop-protected.json": remediation.IsCompliant, // invokingEvent as a JSON string
+	"evaluation-drop-protected.json": remediation.IsCompliant,  // invokingEvent as a JSON string
 	"evaluation-oversize.json":       remediation.NonCompliant, // read from Config: the IPv6 group
 }
 

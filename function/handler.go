@@ -57,12 +57,12 @@ func (h *handler) invoke(ctx context.Context, event []byte) (any, error) {
 		return nil, messages.InvokeResponse_Error{Type: typ, Message: msg}
 	}
 
-	s, notifier, err := loadSettings(h.getenv, log)
+	s, ncfg, err := loadSettings(h.getenv)
 	if err != nil {
 		return fail(errInvalidSetting, "nothing done: "+err.Error())
 	}
 	inv := &invocation{settings: s, ownAccount: fcc.AccountId, region: fcc.Region, log: log,
-		timeout: time.Duration(fcc.Function.Timeout) * time.Second, notifier: notifier}
+		timeout: time.Duration(fcc.Function.Timeout) * time.Second, notifier: newNotifier(ncfg, log)}
 	ev, resources, err := inv.decode(event)
 	if err != nil {
 		return fail(errBadEvent, "nothing done: "+err.Error())

@@ -26,24 +26,29 @@ type invocation struct {
 	region  string
 	timeout time.Duration // the configured timeout; ctx carries the deadline
 	log     *slog.Logger
+	// noReport judges evaluations without PutEvaluations (a live replay
+	// without --apply).
+	noReport bool
 	// notifier sends the invocation's message to the webhooks (nil: none
 	// configured, or a replay that only prints it).
 	notifier *notify.Notifier
 }
 
-// loadSettings reads every setting, the notification ones included, and
-// builds the notifier: an invalid one fails before any cloud call. The
-// error wraps remediation.ErrBadSetting and never carries a credential.
-func loadSettings(getenv func(string) string, log *slog.Logger) (remediation.Settings, *notify.Notifier, error) {
+// loadSettings reads every setting, the notification ones included: an
+// invalid one fails before any cloud call. The error wraps
+// remediation.ErrBadSetting and never carries a credential.
+func loadSettings(getenv func(string) string) (remediation.Settings, notify.Config, error) {
 	s, err := remediation.LoadSettings(getenv)
 	cfg, nerr := notify.ParseConfig(string(s.NotifyURL), string(s.NotifySecret), s.NotifyOn)
-	if err := errors.Join(err, nerr); err != nil {
-		return s, nil, err
-	}
+	return s, cfg, errors.Join(err, nerr)
+}
+
+// newNotifier returns the notifier of cfg, or nil when no URL is set.
+func newNotifier(cfg notify.Config, log *slog.Logger) *notify.Notifier {
 	if len(cfg.Targets) == 0 {
-		return s, nil, nil
+		return nil
 	}
-	return s, notify.New(cfg, log), nil
+	return notify.New(cfg, log)
 }
 
 // errNothingDone marks a failure before any resource was touched.
@@ -89,7 +94,7 @@ func (inv *invocation) evaluate(ctx context.Context, ev *remediation.EvaluationE
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNothingDone, err)
 	}
-	e.OwnAccount = inv.ownAccount
+	e.OwnAccount, e.NoReport = inv.ownAccount, inv.noReport
 	return e.Evaluate(ctx, ev, inv.timeout)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
 	"github.com/sg-remediation/sg-remediation/remediation"
+	"github.com/sg-remediation/sg-remediation/remediation/cloudtest"
 	"github.com/sg-remediation/sg-remediation/remediation/notify/notifytest"
 )
 
@@ -124,5 +125,82 @@ func TestHandlerEvaluation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Offline replay of the account-group sample: the emulator plays the
+// aggregator and the member roles; each member is assumed once and its
+// group changed with its own keys.
+func TestReplayAccountGroupOffline(t *testing.T) {
+	var calls []cloudtest.Call
+	r := runCLIHook(t, env{}, "", func(s *cloudtest.Server) { calls = s.Calls() }, "replay", "--json", "../events/org/members.json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var rep remediation.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary[remediation.Revoked] != 3 {
+		t.Errorf("summary %v", rep.Summary)
+	}
+	accounts := map[string]bool{}
+	for _, res := range rep.Resources {
+		accounts[res.AccountID] = true
+	}
+	if len(accounts) != 3 {
+		t.Errorf("accounts in the report: %v", accounts)
+	}
+	assumed := 0
+	for _, c := range calls {
+		switch c.Action {
+		case "AssumeRole":
+			assumed++
+		case "GetDiscoveredResource":
+			t.Errorf("read without the aggregator: %v", c.Params)
+		case "RevokeSecurityGroup":
+			if want := map[string]string{"sg-org0wn000000000000001": "1234567890123456", "sg-orgmema00000000000001": "2000000000000001",
+				"sg-orgmemb00000000000001": "2000000000000002"}[c.Params.Get("SecurityGroupId")]; c.AccountID != want {
+				t.Errorf("revoke on %s signed by %s", c.Params.Get("SecurityGroupId"), c.AccountID)
+			}
+		}
+	}
+	if assumed != 2 {
+		t.Errorf("%d AssumeRole calls, want one per member", assumed)
+	}
+}
+
+// Evaluation events replay too: the verdict and the annotation are printed,
+// and offline the emulator accepts the report.
+func TestReplayEvaluation(t *testing.T) {
+	for name, want := range evaluationEvents {
+		var evs []cloudtest.Evaluation
+		r := runCLIHook(t, env{}, "", func(s *cloudtest.Server) { evs = s.Evaluations() }, "replay", "../events/"+name)
+		if r.code != exitOK || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "reported with PutEvaluations") {
+			t.Errorf("%s: exit %d\n%s\n%s", name, r.code, r.stdout, r.stderr)
+		}
+		if len(evs) != 1 || evs[0].ComplianceType != want {
+			t.Errorf("%s: recorded %+v", name, evs)
+		}
+	}
+}
+
+// An offline replay never sends a notification: it prints it, without the
+// URL's token or the secret.
+func TestReplayPrintsNotification(t *testing.T) {
+	hooks := notifytest.NewServer()
+	t.Cleanup(hooks.Close)
+	url := hooks.URL(notifytest.DingTalk)
+	r := runCLI(t, env{"NOTIFY_URL": url, "NOTIFY_SECRET": "SECtop"}, "", "replay", "../events/web-ssh-rdp.json")
+	if r.code != exitOK || !strings.Contains(r.stdout, "Notification that would be sent") || !strings.Contains(r.stdout, "restore") {
+		t.Fatalf("exit %d\n%s", r.code, r.stdout)
+	}
+	if n := hooks.TotalRequests(); n != 0 {
+		t.Errorf("an offline replay sent %d requests", n)
+	}
+	for _, leak := range []string{hooks.Token(notifytest.DingTalk), "SECtop"} {
+		if strings.Contains(r.stdout+r.stderr, leak) {
+			t.Errorf("output carries %q", leak)
+		}
 	}
 }

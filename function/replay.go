@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/aliyun/credentials-go/credentials"
-
 	"github.com/sg-remediation/sg-remediation/remediation"
+	"github.com/sg-remediation/sg-remediation/remediation/cloudtest"
+	"github.com/sg-remediation/sg-remediation/remediation/notify"
 )
 
 const replayHelp = `
@@ -79,7 +79,7 @@ func (c *cli) replay(ctx context.Context, args []string) int {
 	}
 
 	// Everything that can be wrong locally is checked before any call.
-	s, err := remediation.LoadSettings(c.getenv)
+	s, ncfg, err := loadSettings(c.getenv)
 	if err != nil {
 		return c.fail(exitUsage, name, "nothing done: %s", oneLine(err))
 	}
@@ -88,7 +88,11 @@ func (c *cli) replay(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(exitUsage, name, "read event: %v", err)
 	}
-	resources, err := remediation.DecodeEvent(payload)
+	inv := &invocation{settings: s, timeout: o.timeout, noReport: o.live && !o.apply}
+	if !o.live {
+		inv.ownAccount = cloudtest.DefaultAccountID
+	}
+	ev, resources, err := inv.decode(payload)
 	if err != nil {
 		return c.fail(exitUsage, name, "%s: %v", eventPath, err)
 	}
@@ -97,14 +101,15 @@ func (c *cli) replay(ctx context.Context, args []string) int {
 		return c.fail(exitUsage, name, "log file: %v", err)
 	}
 	defer closeLog()
+	inv.log = log
 
-	var cred credentials.Credential
 	if o.live {
-		if cred, err = c.credential(); err != nil {
+		if inv.cred, err = c.credential(); err != nil {
 			return c.fail(exitUsage, name, "%v", err)
 		}
+		inv.notifier = newNotifier(ncfg, log)
 	} else {
-		emu, err := startEmulator(o.groups)
+		emu, err := c.offlineCloud(inv, o.groups, ev, resources)
 		if err != nil {
 			return c.fail(exitUsage, name, "offline emulator: %v (give --groups FILE, or --live)", err)
 		}
@@ -112,14 +117,62 @@ func (c *cli) replay(ctx context.Context, args []string) int {
 		if c.emulatorHook != nil {
 			defer c.emulatorHook(emu.Server)
 		}
-		s.ConfigEndpoint, s.ECSEndpoint = emu.URL(), emu.URL()
-		cred = emu.cred
 	}
-	c.banner(s, o, eventPath)
+	c.banner(inv.settings, o, eventPath)
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	inv := &invocation{settings: s, cred: cred, timeout: o.timeout, log: log}
+	if ev != nil {
+		return c.replayEvaluation(ctx, inv, ev, o)
+	}
+	return c.replayRemediation(ctx, inv, resources, o, ncfg)
+}
+
+// offlineCloud starts the built-in emulator seeded with groups and points
+// the invocation at it. An event that names member accounts is replayed in
+// account group mode: the emulator then also plays the Config account group
+// and the member roles (the settings' names, or sample ones). An evaluation
+// event gets a result token the emulator accepts.
+func (c *cli) offlineCloud(inv *invocation, groups string, ev *remediation.EvaluationEvent, resources []remediation.Resource) (*emulator, error) {
+	emu, err := startEmulator(groups)
+	if err != nil {
+		return nil, err
+	}
+	s := &inv.settings
+	s.ConfigEndpoint, s.ECSEndpoint, s.STSEndpoint = emu.URL(), emu.URL(), emu.URL()
+	inv.cred = emu.cred
+	if namesOtherAccount(resources, inv.ownAccount) {
+		if s.AggregatorID == "" {
+			s.AggregatorID = "ca-offline-replay"
+		}
+		if s.MemberRoleName == "" {
+			s.MemberRoleName = "sg-remediation-member"
+		}
+		if err := emu.addAccountGroup(s.AggregatorID, s.MemberRoleName); err != nil {
+			emu.Close()
+			return nil, err
+		}
+		fmt.Fprintf(c.stderr, "account group mode: aggregator %s, member role %s\n", s.AggregatorID, s.MemberRoleName)
+	}
+	if ev != nil {
+		ev.ResultToken = emu.NewResultToken()
+	}
+	return emu, nil
+}
+
+func namesOtherAccount(resources []remediation.Resource, own string) bool {
+	for _, r := range resources {
+		if r.AccountID != "" && r.AccountID != own {
+			return true
+		}
+	}
+	return false
+}
+
+// replayRemediation runs a remediation event and prints the report. Offline,
+// the notification is printed, never sent.
+func (c *cli) replayRemediation(ctx context.Context, inv *invocation, resources []remediation.Resource, o replayOpts, ncfg notify.Config) int {
+	const name = "replay"
 	report, err := inv.remediate(ctx, resources)
 	var failed *remediation.FailedError
 	if err != nil && !errors.As(err, &failed) {
@@ -134,8 +187,52 @@ func (c *cli) replay(ctx context.Context, args []string) int {
 	} else {
 		writeReport(c.stdout, report, tableWidth)
 	}
+	if !o.live && len(ncfg.Targets) > 0 {
+		c.printPreview(o, notify.New(ncfg, inv.log).Preview(report))
+	}
 	if failed != nil {
 		return c.fail(exitFailed, name, "%v", err)
+	}
+	return exitOK
+}
+
+// printPreview shows the messages an offline replay would send (on stderr
+// with --json, so that stdout stays one JSON document).
+func (c *cli) printPreview(o replayOpts, msgs []notify.Message) {
+	w := c.stdout
+	if o.asJSON {
+		w = c.stderr
+	}
+	if len(msgs) == 0 {
+		fmt.Fprintln(w, "\nNotification: nothing to send (no outcome in NOTIFY_ON).")
+		return
+	}
+	for _, m := range msgs {
+		fmt.Fprintf(w, "\nNotification that would be sent (offline replays never send) to %s %s:\n%s\n%s\n", m.Kind, m.URL, m.Title, m.Text)
+	}
+}
+
+// replayEvaluation runs an evaluation event of the custom rule and prints
+// the verdict. A live replay reports it with PutEvaluations only with
+// --apply (the event's result token must still be valid).
+func (c *cli) replayEvaluation(ctx context.Context, inv *invocation, ev *remediation.EvaluationEvent, o replayOpts) int {
+	rep, err := inv.evaluate(ctx, ev)
+	if err != nil {
+		return c.fail(exitFailed, "replay", "%v", err)
+	}
+	if o.asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return c.fail(exitFailed, "replay", "%v", err)
+		}
+		return exitOK
+	}
+	fmt.Fprintf(c.stdout, "EVALUATION of %s (%s, account %s): %s\n%s\n", rep.ResourceID, rep.Region, rep.AccountID, rep.ComplianceType, rep.Annotation)
+	if rep.Reported {
+		fmt.Fprintln(c.stdout, "reported with PutEvaluations")
+	} else {
+		fmt.Fprintln(c.stdout, "not reported (dry run; --live --apply reports it with the event's result token)")
 	}
 	return exitOK
 }

@@ -153,6 +153,8 @@ type EvaluationReport struct {
 	ComplianceType string       `json:"complianceType"`
 	Annotation     string       `json:"annotation"`
 	Rules          []RuleReport `json:"rules,omitempty"`
+	// Reported is set once PutEvaluations accepted the verdict.
+	Reported bool `json:"reported"`
 }
 
 // Evaluator judges one configuration item with the remediation's own steps
@@ -162,6 +164,10 @@ type Evaluator struct {
 	steps
 	// OwnAccount is the function's account, for an item without accountId.
 	OwnAccount string
+	// NoReport judges without calling PutEvaluations (a live replay that
+	// was not told to --apply). DRY_RUN does not stop the report: a rule in
+	// a dry-run deployment must still show what is non-compliant.
+	NoReport bool
 }
 
 // NewEvaluator returns an Evaluator; log receives one line per evaluation.
@@ -195,11 +201,14 @@ func (e *Evaluator) Evaluate(ctx context.Context, ev *EvaluationEvent, timeout t
 		ComplianceRegionID: rep.Region, AccountID: acct, ComplianceType: rep.ComplianceType,
 		OrderingTimestamp: when, Annotation: rep.Annotation,
 	}
-	err = e.Retry.Do(ctx, func(ctx context.Context) error {
-		return e.config.PutEvaluations(ctx, ev.ResultToken, []Evaluation{evaluation})
-	})
-	if err != nil {
-		err = fmt.Errorf("PutEvaluations %s: %w", rep.ResourceID, err)
+	if !e.NoReport {
+		err = e.Retry.Do(ctx, func(ctx context.Context) error {
+			return e.config.PutEvaluations(ctx, ev.ResultToken, []Evaluation{evaluation})
+		})
+		if err != nil {
+			err = fmt.Errorf("PutEvaluations %s: %w", rep.ResourceID, err)
+		}
+		rep.Reported = err == nil
 	}
 	level := slog.LevelInfo
 	if err != nil {

@@ -51,6 +51,12 @@ func TestPolicyMatchesCode(t *testing.T) {
 	if got := list("restrict_actions"); !slices.Equal(sorted(got), sorted(RestrictActions)) {
 		t.Errorf("terraform restrict_actions %v, code %v", got, RestrictActions)
 	}
+	if got := list("evaluation_actions"); !slices.Equal(sorted(got), sorted(EvaluationActions)) {
+		t.Errorf("terraform evaluation_actions %v, code %v", got, EvaluationActions)
+	}
+	if got := append(list("aggregator_actions"), list("assume_role_actions")...); !slices.Equal(sorted(got), sorted(AggregateActions)) {
+		t.Errorf("terraform aggregator_actions + assume_role_actions %v, code %v", got, AggregateActions)
+	}
 	if strings.Contains(string(tf), `"ecs:*"`) || strings.Contains(string(tf), `"config:*"`) {
 		t.Error("the policy grants a wildcard action")
 	}

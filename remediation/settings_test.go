@@ -2,6 +2,8 @@ package remediation
 
 import (
 	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +101,35 @@ func TestSplitEndpoint(t *testing.T) {
 		h, p, err := SplitEndpoint(in)
 		if err != nil || h != want[0] || p != want[1] {
 			t.Errorf("%q: %s %s %v", in, h, p, err)
+		}
+	}
+}
+
+// Every setting of the table is documented in the README's settings table
+// and set in the Terraform module's function environment: adding a setting
+// without both fails here.
+func TestSettingsDocumentedAndDeployed(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := os.ReadFile("../terraform/function.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range SettingsTable() {
+		if !regexp.MustCompile("(?m)^\\|\\s*`" + st.Name + "`\\s*\\|").Match(readme) {
+			t.Errorf("README.md has no settings table row for %s", st.Name)
+		}
+		if !regexp.MustCompile(`(?m)^\s*` + st.Name + `\s*=`).Match(tf) {
+			t.Errorf("terraform/function.tf does not set %s in the function's environment", st.Name)
+		}
+	}
+	// And the generated usage names every setting with its default.
+	usage := SettingsUsage()
+	for _, st := range SettingsTable() {
+		if !strings.Contains(usage, st.Name) || st.Default != "" && !strings.Contains(usage, st.Default) {
+			t.Errorf("usage lacks %s (default %q)", st.Name, st.Default)
 		}
 	}
 }
