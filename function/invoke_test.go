@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,72 @@ func TestReplayPrintsNotification(t *testing.T) {
 	for _, leak := range []string{hooks.Token(notifytest.DingTalk), "SECtop"} {
 		if strings.Contains(r.stdout+r.stderr, leak) {
 			t.Errorf("output carries %q", leak)
+		}
+	}
+}
+
+// Account groups, live: replay --live --apply with the user's key revokes in
+// every account, and restore puts every rule back in its own account, each
+// member's through its role.
+func TestAccountGroupReplayAndRestore(t *testing.T) {
+	srv, err := cloudtest.New(cloudtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if err := srv.LoadFile("../events/org/groups.json"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"2000000000000001", "2000000000000002"} {
+		if err := srv.AddRole(m, "sg-remediation-member", cloudtest.DefaultAccountID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.AddAggregator("ca-org", cloudtest.DefaultAccountID, "2000000000000001", "2000000000000002"); err != nil {
+		t.Fatal(err)
+	}
+	regions := map[string]string{"sg-org0wn000000000000001": "cn-hangzhou", "sg-orgmema00000000000001": "cn-hangzhou", "sg-orgmemb00000000000001": "cn-shanghai"}
+	live := func(id string) []string {
+		g, ok := srv.Group(regions[id], id)
+		if !ok {
+			t.Fatalf("group %s is not in the emulator", id)
+		}
+		var keys []string
+		for _, r := range g.Permissions {
+			keys = append(keys, ruleKey(r))
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	before := map[string][]string{}
+	for id := range regions {
+		before[id] = live(id)
+	}
+	e := cloudEnv(srv).with("STS_ENDPOINT="+srv.URL(), "AGGREGATOR_ID=ca-org", "MEMBER_ROLE_NAME=sg-remediation-member")
+	logFile := t.TempDir() + "/function.log"
+	if r := runCLI(t, e, "", "replay", "--live", "--apply", "--log", logFile, "../events/org/members.json"); r.code != exitOK {
+		t.Fatalf("replay: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := live("sg-orgmema00000000000001"); slices.Equal(got, before["sg-orgmema00000000000001"]) {
+		t.Fatal("nothing was revoked in the member account")
+	}
+	srv.ResetCalls()
+	if r := runCLI(t, e, "", "restore", logFile); r.code != exitOK {
+		t.Fatalf("restore: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for id, want := range before {
+		// Restored rules get new ids: compare them by their attributes.
+		if got := live(id); !slices.Equal(got, want) {
+			t.Errorf("%s after restore:\n%v\nwant\n%v", id, got, want)
+		}
+	}
+	for _, c := range srv.Calls() {
+		if c.Action == "AuthorizeSecurityGroup" {
+			owner := map[string]string{"sg-org0wn000000000000001": cloudtest.DefaultAccountID, "sg-orgmema00000000000001": "2000000000000001",
+				"sg-orgmemb00000000000001": "2000000000000002"}[c.Params.Get("SecurityGroupId")]
+			if c.AccountID != owner {
+				t.Errorf("restore into %s signed by %s", c.Params.Get("SecurityGroupId"), c.AccountID)
+			}
 		}
 	}
 }

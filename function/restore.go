@@ -72,7 +72,18 @@ func (c *cli) restore(ctx context.Context, args []string) int {
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	results, rerr := remediation.Restore(ctx, cloud, backups, *dryRun, log)
+	// Backups of member accounts (account group mode) are restored with
+	// MEMBER_ROLE_NAME assumed in each member, as the function revoked them.
+	inv := &invocation{settings: s}
+	owners := make([]remediation.Resource, len(backups))
+	for i, b := range backups {
+		owners[i] = remediation.Resource{AccountID: b.AccountID}
+	}
+	accounts, err := inv.accounts(ctx, cloud, owners)
+	if err != nil {
+		return c.fail(exitFailed, name, "%v", err)
+	}
+	results, rerr := remediation.Restore(ctx, accounts, backups, *dryRun, log)
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")

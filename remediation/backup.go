@@ -97,18 +97,19 @@ type RestoreResult struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// Restore re-creates the backed-up rules with AuthorizeSecurityGroup. It is
+// Restore re-creates the backed-up rules with AuthorizeSecurityGroup, each
+// in its group's account (accounts signs for the backup's accountId). It is
 // idempotent: a rule that already exists live (same policy, priority,
 // protocol, ports, source and NIC type) is not created again, and duplicate
 // records are created once. With dryRun it only reports what it would create.
-func Restore(ctx context.Context, ecs ECSAPI, backups []Backup, dryRun bool, log *slog.Logger) ([]RestoreResult, error) {
+func Restore(ctx context.Context, accounts Accounts, backups []Backup, dryRun bool, log *slog.Logger) ([]RestoreResult, error) {
 	retry := DefaultRetryPolicy
 	results := make([]RestoreResult, len(backups))
-	type groupKey struct{ region, id string }
+	type groupKey struct{ account, region, id string }
 	byGroup := map[groupKey][]int{}
 	var order []groupKey
 	for i, b := range backups {
-		k := groupKey{b.Region, b.GroupID}
+		k := groupKey{b.AccountID, b.Region, b.GroupID}
 		if _, ok := byGroup[k]; !ok {
 			order = append(order, k)
 		}
@@ -117,7 +118,12 @@ func Restore(ctx context.Context, ecs ECSAPI, backups []Backup, dryRun bool, log
 	}
 	var failures []string
 	for _, k := range order {
-		live, err := ReadLiveRules(ctx, retry, ecs, k.region, k.id)
+		// A member account's rule is re-created with that account's keys.
+		ecs, err := accounts.ECS(ctx, k.account)
+		var live []Rule
+		if err == nil {
+			live, err = ReadLiveRules(ctx, retry, ecs, k.region, k.id)
+		}
 		if err == nil {
 			var todo []Rule
 			var todoIdx []int

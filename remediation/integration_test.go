@@ -621,11 +621,11 @@ func TestRestoreRoundTrip(t *testing.T) {
 
 	// Dry run first: nothing written.
 	e.srv.ResetCalls()
-	res, err := remediation.Restore(context.Background(), cloud, backups, true, log)
+	res, err := remediation.Restore(context.Background(), remediation.OneAccount{API: cloud}, backups, true, log)
 	if err != nil || res[0].Action != "would-create" || e.srv.CallCount("AuthorizeSecurityGroup") != 0 {
 		t.Fatalf("dry run: %+v %v", res, err)
 	}
-	if _, err := remediation.Restore(context.Background(), cloud, backups, false, log); err != nil {
+	if _, err := remediation.Restore(context.Background(), remediation.OneAccount{API: cloud}, backups, false, log); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := e.srv.Group(region, "sg-web")
@@ -642,7 +642,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 		t.Errorf("restored group differs:\n got %v\nwant %v", got, want)
 	}
 	e.srv.ResetCalls()
-	res, err = remediation.Restore(context.Background(), cloud, backups, false, log)
+	res, err = remediation.Restore(context.Background(), remediation.OneAccount{API: cloud}, backups, false, log)
 	if err != nil || e.srv.CallCount("AuthorizeSecurityGroup") != 0 {
 		t.Errorf("second restore: %v, %d authorize calls", err, e.srv.CallCount("AuthorizeSecurityGroup"))
 	}
