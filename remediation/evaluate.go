@@ -73,7 +73,7 @@ func IsEvaluationEvent(payload []byte) bool {
 func unwrapJSONString(data []byte) []byte {
 	if len(data) > 0 && data[0] == '"' {
 		var inner string
-		if json.Unmarshal(data, &inner) == nil {
+		if fastJSON.Unmarshal(data, &inner) == nil {
 			return bytes.TrimSpace([]byte(inner))
 		}
 	}
@@ -87,20 +87,23 @@ func DecodeEvaluation(payload []byte) (*EvaluationEvent, error) {
 		return nil, fmt.Errorf("%w: payload is %d bytes, over the %d-byte limit", ErrBadEvent, len(payload), MaxEventBytes)
 	}
 	data := unwrapJSONString(bytes.TrimSpace(payload))
-	if err := jsonSyntax(data); err != nil {
-		return nil, fmt.Errorf("%w: evaluation event: not JSON: %v", ErrBadEvent, err)
-	}
 	var raw struct {
 		InvokingEvent     json.RawMessage `json:"invokingEvent"`
 		RuleParameters    json.RawMessage `json:"ruleParameters"`
 		ResultToken       string          `json:"resultToken"`
 		OrderingTimestamp json.Number     `json:"orderingTimestamp"`
 	}
-	if err := json.Unmarshal(data, &raw); err != nil {
+	// One decoding pass (jsoniter, as for the API answers: the event carries
+	// the whole configuration document); the syntax error is located only
+	// when there is one.
+	if err := fastJSON.Unmarshal(data, &raw); err != nil {
+		if serr := jsonSyntax(data); serr != nil {
+			return nil, fmt.Errorf("%w: evaluation event: not JSON: %v", ErrBadEvent, serr)
+		}
 		return nil, fmt.Errorf("%w: evaluation event: %v", ErrBadEvent, err)
 	}
 	ev := &EvaluationEvent{ResultToken: strings.TrimSpace(raw.ResultToken)}
-	if err := json.Unmarshal(unwrapJSONString(bytes.TrimSpace(raw.InvokingEvent)), &ev.InvokingEvent); err != nil {
+	if err := fastJSON.Unmarshal(unwrapJSONString(bytes.TrimSpace(raw.InvokingEvent)), &ev.InvokingEvent); err != nil {
 		return nil, fmt.Errorf("%w: evaluation event: invokingEvent: %v", ErrBadEvent, err)
 	}
 	if params := unwrapJSONString(bytes.TrimSpace(raw.RuleParameters)); len(params) > 0 && string(params) != "null" {

@@ -291,12 +291,9 @@ func BenchmarkEvaluation1000Rules(b *testing.B) {
 			"TCP", []string{"80/80", "443/443", "22/22", "3000/4000"}[i%4], []string{"0.0.0.0/0", "10.0.0.0/8"}[i%2]))
 	}
 	e := newEnv(b)
-	g := group("sg-bench", rules...)
+	payload := evalEvent(b, e.srv.NewResultToken(), group("sg-bench", rules...), false, false)
 	b.ReportAllocs()
 	for b.Loop() {
-		b.StopTimer()
-		payload := evalEvent(b, e.srv.NewResultToken(), g, false, false)
-		b.StartTimer()
 		ev, err := remediation.DecodeEvaluation(payload)
 		if err != nil {
 			b.Fatal(err)
