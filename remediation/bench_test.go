@@ -286,6 +286,11 @@ func benchRun(b *testing.B, n int, latency time.Duration, quota, concurrency int
 	cpu, wall = cpuTime()-cpu0, time.Since(start)
 	b.StopTimer()
 	st = p.stop(b)
+	if testing.Verbose() {
+		for _, rs := range cloud.RateStats() {
+			b.Logf("%+v", rs)
+		}
+	}
 	if err != nil || rep.Summary[remediation.Revoked] != n {
 		b.Fatalf("%v %v", err, rep.Summary)
 	}
