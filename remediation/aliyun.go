@@ -1,6 +1,7 @@
 package remediation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -225,13 +226,14 @@ func (c *Cloud) GetDiscoveredResource(ctx context.Context, region, resourceID, r
 	defer done()
 	q := map[string]*string{"Region": tea.String(region), "ResourceId": tea.String(resourceID), "ResourceType": tea.String(resourceType)}
 	var body struct {
+		stdlibBody
 		Detail *struct {
-			Region          string `json:"Region"`
-			ResourceID      string `json:"ResourceId"`
-			ResourceType    string `json:"ResourceType"`
-			ResourceDeleted *int   `json:"ResourceDeleted"`
-			Tags            string `json:"Tags"`
-			Configuration   string `json:"Configuration"`
+			Region          string     `json:"Region"`
+			ResourceID      string     `json:"ResourceId"`
+			ResourceType    string     `json:"ResourceType"`
+			ResourceDeleted *int       `json:"ResourceDeleted"`
+			Tags            string     `json:"Tags"`
+			Configuration   jsonString `json:"Configuration"` // decoded into bytes at once
 		} `json:"DiscoveredResourceDetail"`
 	}
 	if err := c.callJSON(ctx, &cl.Client, c.configRegion, getDiscoveredParams, q, resourceID, &body); err != nil {
@@ -303,15 +305,49 @@ func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, region string,
 		return &CallError{Action: action, Resource: resource, Err: errors.New("the SDK returned no body")}
 	}
 	defer body.Close()
+	// Read the whole body (which also hands the connection back to the
+	// pool), then decode from memory: reading from a stream, jsoniter
+	// captures long strings (Configuration) by growing a buffer 512 bytes
+	// at a time.
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(body); err != nil {
+		return &CallError{Action: action, Resource: resource, Err: fmt.Errorf("read response: %w", err)}
+	}
 	if out != nil {
-		if err := fastJSON.NewDecoder(body).Decode(out); err != nil {
+		unmarshal := fastJSON.Unmarshal
+		if _, ok := out.(stdlibDecoded); ok {
+			unmarshal = json.Unmarshal
+		}
+		if err := unmarshal(buf.Bytes(), out); err != nil {
 			return &CallError{Action: action, Resource: resource, Err: fmt.Errorf("read response: %w", err)}
 		}
 	}
-	// Drain what the decoder left (a trailing newline) so that the
-	// connection goes back to the pool instead of being closed.
-	_, _ = io.Copy(io.Discard, body)
 	return nil
+}
+
+// stdlibDecoded marks an answer type that encoding/json decodes better than
+// jsoniter: one with a jsonString field, which encoding/json hands over as
+// a slice of the body, while jsoniter decodes the string to skip it, byte
+// by byte, before handing over a copy.
+type stdlibDecoded interface{ stdlibDecoded() }
+
+// stdlibBody, embedded in an answer type, makes it stdlibDecoded.
+type stdlibBody struct{}
+
+func (stdlibBody) stdlibDecoded() {}
+
+// bodyBuffers holds the buffers answers are read into. Decoding copies
+// what it keeps, so a buffer is free again once decoded.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBodyBuffer returns buf to the pool unless an unusually large answer
+// grew it (a 1000-rule page is about 400 KB).
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 {
+		bodyBuffers.Put(buf)
+	}
 }
 
 // callError turns an error of the SDK into an *APIError when the API

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -262,6 +263,12 @@ func (p *emuProc) stop(tb testing.TB) emuStats {
 // benchRun is one event of n groups against a child emulator: it returns
 // the client's CPU time, the wall time of Execute and the emulator's counts.
 func benchRun(b *testing.B, n int, latency time.Duration, quota, concurrency int) (cpu, wall time.Duration, st emuStats) {
+	cpu, wall, _, st = benchRunAlloc(b, n, latency, quota, concurrency)
+	return cpu, wall, st
+}
+
+// benchRunAlloc is benchRun that also returns the bytes allocated.
+func benchRunAlloc(b *testing.B, n int, latency time.Duration, quota, concurrency int) (cpu, wall time.Duration, alloc uint64, st emuStats) {
 	b.Helper()
 	b.StopTimer()
 	b.Setenv("HTTP_PROXY", "")
@@ -280,11 +287,16 @@ func benchRun(b *testing.B, n int, latency time.Duration, quota, concurrency int
 		b.Fatal(err)
 	}
 	_, res := benchGroups(n)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	alloc0 := ms.TotalAlloc
 	b.StartTimer()
 	start, cpu0 := time.Now(), cpuTime()
 	rep, err := r.Execute(context.Background(), res)
 	cpu, wall = cpuTime()-cpu0, time.Since(start)
 	b.StopTimer()
+	runtime.ReadMemStats(&ms)
+	alloc = ms.TotalAlloc - alloc0
 	st = p.stop(b)
 	if testing.Verbose() {
 		for _, rs := range cloud.RateStats() {
@@ -295,7 +307,7 @@ func benchRun(b *testing.B, n int, latency time.Duration, quota, concurrency int
 		b.Fatalf("%v %v", err, rep.Summary)
 	}
 	b.StartTimer()
-	return cpu, wall, st
+	return cpu, wall, alloc, st
 }
 
 // BenchmarkCallCPU is the client's CPU time per cloud call (issue #18):
@@ -304,13 +316,16 @@ func benchRun(b *testing.B, n int, latency time.Duration, quota, concurrency int
 func BenchmarkCallCPU(b *testing.B) {
 	var cpu time.Duration
 	var calls int
+	var alloc uint64
 	for b.Loop() {
-		c, _, st := benchRun(b, 200, 20*time.Millisecond, 0, 32)
+		c, _, a, st := benchRunAlloc(b, 200, 20*time.Millisecond, 0, 32)
 		cpu += c
+		alloc += a
 		calls += st.Calls
 	}
 	b.ReportMetric(float64(calls)/float64(b.N), "calls/op")
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(calls), "cpu-ms/call")
+	b.ReportMetric(float64(alloc)/1024/float64(calls), "alloc-KB/call")
 }
 
 // BenchmarkQuota is 500 groups x 50 rules, 20 ms per call, 32 in flight,
