@@ -136,7 +136,8 @@ func (c *Cloud) take(key string, build func() (any, error)) (any, func(), error)
 	if cl == nil {
 		var err error
 		if cl, err = build(); err != nil {
-			return nil, nil, fmt.Errorf("build SDK client for %s: %w", key, err)
+			// A client the SDK refuses to build never gets built on a retry.
+			return nil, nil, &CallError{Action: "build SDK client", Resource: key, Local: true, Err: err}
 		}
 	}
 	return cl, func() { pool.Put(cl) }, nil
@@ -306,9 +307,7 @@ func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, region string,
 	}
 	defer body.Close()
 	// Read the whole body (which also hands the connection back to the
-	// pool), then decode from memory: reading from a stream, jsoniter
-	// captures long strings (Configuration) by growing a buffer 512 bytes
-	// at a time.
+	// pool), then decode from memory.
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(buf)
 	buf.Reset()

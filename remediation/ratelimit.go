@@ -139,7 +139,7 @@ func (l *RateLimiter) Wait(ctx context.Context, key RateKey) (RateTicket, error)
 	}
 	if d, ok := ctx.Deadline(); ok && d.Sub(start) < minCallTime {
 		l.mu.Unlock()
-		return RateTicket{}, fmt.Errorf("%s %s: waiting for the API rate: %w", key.Region, key.Action, errNoTimeLeft)
+		return RateTicket{}, fmt.Errorf("the next turn of %s in %s is too late: %w", key.Action, key.Region, errNoTimeLeft)
 	}
 	st.next = start.Add(time.Duration(float64(time.Second) / st.rate))
 	st.calls++
