@@ -226,17 +226,7 @@ func (c *Cloud) GetDiscoveredResource(ctx context.Context, region, resourceID, r
 	}
 	defer done()
 	q := map[string]*string{"Region": tea.String(region), "ResourceId": tea.String(resourceID), "ResourceType": tea.String(resourceType)}
-	var body struct {
-		stdlibBody
-		Detail *struct {
-			Region          string     `json:"Region"`
-			ResourceID      string     `json:"ResourceId"`
-			ResourceType    string     `json:"ResourceType"`
-			ResourceDeleted *int       `json:"ResourceDeleted"`
-			Tags            string     `json:"Tags"`
-			Configuration   jsonString `json:"Configuration"` // decoded into bytes at once
-		} `json:"DiscoveredResourceDetail"`
-	}
+	var body discoveredBody
 	if err := c.callJSON(ctx, &cl.Client, c.configRegion, getDiscoveredParams, q, resourceID, &body); err != nil {
 		return nil, err
 	}
@@ -316,8 +306,8 @@ func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, region string,
 	}
 	if out != nil {
 		unmarshal := fastJSON.Unmarshal
-		if _, ok := out.(stdlibDecoded); ok {
-			unmarshal = json.Unmarshal
+		if d, ok := out.(bodyDecoder); ok {
+			unmarshal = func(b []byte, _ any) error { return d.decodeBody(b) }
 		}
 		if err := unmarshal(buf.Bytes(), out); err != nil {
 			return &CallError{Action: action, Resource: resource, Err: fmt.Errorf("read response: %w", err)}
@@ -326,16 +316,8 @@ func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, region string,
 	return nil
 }
 
-// stdlibDecoded marks an answer type that encoding/json decodes better than
-// jsoniter: one with a jsonString field, which encoding/json hands over as
-// a slice of the body, while jsoniter decodes the string to skip it, byte
-// by byte, before handing over a copy.
-type stdlibDecoded interface{ stdlibDecoded() }
-
-// stdlibBody, embedded in an answer type, makes it stdlibDecoded.
-type stdlibBody struct{}
-
-func (stdlibBody) stdlibDecoded() {}
+// bodyDecoder is an answer type with its own decoder.
+type bodyDecoder interface{ decodeBody([]byte) error }
 
 // bodyBuffers holds the buffers answers are read into. Decoding copies
 // what it keeps, so a buffer is free again once decoded.

@@ -2,7 +2,10 @@ package remediation
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -127,4 +130,250 @@ func hex4(b []byte) (rune, bool) {
 		r = r<<4 | rune(c)
 	}
 	return r, true
+}
+
+// discoveredDetail is the part of GetDiscoveredResource's answer we use.
+type discoveredDetail struct {
+	Region          string     `json:"Region"`
+	ResourceID      string     `json:"ResourceId"`
+	ResourceType    string     `json:"ResourceType"`
+	ResourceDeleted *int       `json:"ResourceDeleted"`
+	Tags            string     `json:"Tags"`
+	Configuration   jsonString `json:"Configuration"`
+}
+
+// discoveredBody is GetDiscoveredResource's answer.
+type discoveredBody struct {
+	Detail *discoveredDetail `json:"DiscoveredResourceDetail"`
+}
+
+func (d *discoveredBody) decodeBody(b []byte) (err error) {
+	*d, err = decodeDiscovered(b)
+	return err
+}
+
+// decodeDiscovered decodes GetDiscoveredResource's answer. Most of it is the
+// Configuration string; a small scanner finds the fields and decodes that
+// string once, where encoding/json scans the whole body twice and jsoniter
+// decodes the string byte by byte into a growing buffer. An answer the
+// scanner does not expect (not a plain object of known field types) is left
+// to encoding/json, whose result and errors are the reference.
+func decodeDiscovered(b []byte) (discoveredBody, error) {
+	if out, ok := scanDiscovered(b); ok {
+		return out, nil
+	}
+	var out discoveredBody
+	err := json.Unmarshal(b, &out)
+	return out, err
+}
+
+func scanDiscovered(b []byte) (out discoveredBody, ok bool) {
+	s := scanner{b: b}
+	ok = s.object(func(key []byte) bool {
+		if string(key) != "DiscoveredResourceDetail" {
+			// encoding/json matches keys without regard to case.
+			return !bytes.EqualFold(key, []byte("DiscoveredResourceDetail")) && s.skip()
+		}
+		if s.literal("null") {
+			out.Detail = nil
+			return true
+		}
+		d := &discoveredDetail{}
+		out.Detail = d
+		return s.object(func(key []byte) bool {
+			var dst *string
+			switch string(key) {
+			case "Region":
+				dst = &d.Region
+			case "ResourceId":
+				dst = &d.ResourceID
+			case "ResourceType":
+				dst = &d.ResourceType
+			case "Tags":
+				dst = &d.Tags
+			case "Configuration":
+				v, ok := s.str()
+				d.Configuration = v
+				return ok
+			case "ResourceDeleted":
+				n, ok := s.int()
+				d.ResourceDeleted = &n
+				return ok
+			default:
+				for _, f := range [...]string{"Region", "ResourceId", "ResourceType", "Tags", "Configuration", "ResourceDeleted"} {
+					if bytes.EqualFold(key, []byte(f)) {
+						return false // encoding/json matches keys without regard to case
+					}
+				}
+				return s.skip()
+			}
+			v, ok := s.str()
+			*dst = string(v)
+			return ok
+		})
+	})
+	s.ws()
+	return out, ok && s.i == len(s.b)
+}
+
+// scanner reads the JSON shapes decodeDiscovered expects; every method
+// reports false on anything else.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+func (s *scanner) next(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *scanner) literal(lit string) bool {
+	s.ws()
+	if bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// object reads an object, calling field after each key and its colon; field
+// reads the value. A repeated key is left to encoding/json.
+func (s *scanner) object(field func(key []byte) bool) bool {
+	if !s.next('{') {
+		return false
+	}
+	if s.next('}') {
+		return true
+	}
+	seen := map[string]bool{}
+	for {
+		key, ok := s.str()
+		if !ok || seen[string(key)] || !s.next(':') || !field(key) {
+			return false
+		}
+		seen[string(key)] = true
+		if s.next('}') {
+			return true
+		}
+		if !s.next(',') {
+			return false
+		}
+	}
+}
+
+// str reads a string and returns its decoded bytes.
+func (s *scanner) str() ([]byte, bool) {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	end, escaped := s.i+1, false
+	for {
+		j := bytes.IndexAny(s.b[end:], "\"\\")
+		if j < 0 {
+			return nil, false
+		}
+		end += j
+		if s.b[end] == '"' {
+			break
+		}
+		escaped = true
+		end += 2 // the backslash and the escaped byte
+		if end > len(s.b) {
+			return nil, false
+		}
+	}
+	raw := s.b[s.i : end+1]
+	s.i = end + 1
+	if !escaped {
+		for _, c := range raw[1 : len(raw)-1] {
+			if c < 0x20 || c >= utf8.RuneSelf {
+				escaped = true // let unquoteJSON check it
+				break
+			}
+		}
+		if !escaped {
+			v := make([]byte, len(raw)-2)
+			copy(v, raw[1:len(raw)-1])
+			return v, true
+		}
+	}
+	v, err := unquoteJSON(raw)
+	return v, err == nil
+}
+
+// int reads an integer that fits an int.
+func (s *scanner) int() (int, bool) {
+	s.ws()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		s.i++
+	}
+	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		return 0, false
+	}
+	lit := s.b[start:s.i]
+	if len(lit) > 1 && lit[0] == '0' || len(lit) > 2 && lit[0] == '-' && lit[1] == '0' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(lit))
+	return n, err == nil
+}
+
+// skip reads any value.
+func (s *scanner) skip() bool {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == '{':
+		return s.object(func([]byte) bool { return s.skip() })
+	case c == '[':
+		s.i++
+		if s.next(']') {
+			return true
+		}
+		for {
+			if !s.skip() {
+				return false
+			}
+			if s.next(']') {
+				return true
+			}
+			if !s.next(',') {
+				return false
+			}
+		}
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		start := s.i
+		for s.i < len(s.b) && strings.IndexByte("+-0123456789.eE", s.b[s.i]) >= 0 {
+			s.i++
+		}
+		return json.Valid(s.b[start:s.i])
+	}
+	return false
 }
