@@ -39,12 +39,30 @@ func (s *jsonString) UnmarshalJSON(b []byte) error {
 // unquoteJSON decodes a quoted JSON string as encoding/json does: invalid
 // UTF-8 and unpaired surrogates become U+FFFD.
 func unquoteJSON(b []byte) ([]byte, error) {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
-		return nil, errBadJSONString
+	out, n, err := unquotePrefix(b)
+	if err == nil && n != len(b) {
+		err = errBadJSONString
 	}
-	b = b[1 : len(b)-1]
-	out := make([]byte, 0, len(b))
-	for len(b) > 0 {
+	return out, err
+}
+
+// unquotePrefix decodes the JSON string at the start of b and returns its
+// length in b, closing quote included.
+func unquotePrefix(in []byte) ([]byte, int, error) {
+	if len(in) < 2 || in[0] != '"' {
+		return nil, 0, errBadJSONString
+	}
+	// Size the result: find the closing quote, skipping escaped bytes.
+	end := 1
+	for end < len(in) && in[end] != '"' {
+		if in[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	b := in[1:]
+	out := make([]byte, 0, end-1)
+	for {
 		// Copy the run up to the next escape, quote or byte that needs a
 		// look (a control character or non-ASCII).
 		i := 0
@@ -54,11 +72,13 @@ func unquoteJSON(b []byte) ([]byte, error) {
 		out = append(out, b[:i]...)
 		b = b[i:]
 		if len(b) == 0 {
-			break
+			return nil, 0, errBadJSONString // no closing quote
 		}
 		switch c := b[0]; {
-		case c == '"' || c < 0x20:
-			return nil, errBadJSONString
+		case c == '"':
+			return out, len(in) - len(b) + 1, nil
+		case c < 0x20:
+			return nil, 0, errBadJSONString
 		case c >= utf8.RuneSelf:
 			r, size := utf8.DecodeRune(b)
 			out = utf8.AppendRune(out, r) // RuneError for invalid UTF-8, as encoding/json
@@ -67,7 +87,7 @@ func unquoteJSON(b []byte) ([]byte, error) {
 		}
 		// An escape.
 		if len(b) < 2 {
-			return nil, errBadJSONString
+			return nil, 0, errBadJSONString
 		}
 		switch e := b[1]; e {
 		case '"', '\\', '/':
@@ -85,7 +105,7 @@ func unquoteJSON(b []byte) ([]byte, error) {
 		case 'u':
 			r, ok := hex4(b[2:])
 			if !ok {
-				return nil, errBadJSONString
+				return nil, 0, errBadJSONString
 			}
 			b = b[6:]
 			if utf16.IsSurrogate(r) {
@@ -103,11 +123,10 @@ func unquoteJSON(b []byte) ([]byte, error) {
 			out = utf8.AppendRune(out, r)
 			continue
 		default:
-			return nil, errBadJSONString
+			return nil, 0, errBadJSONString
 		}
 		b = b[2:]
 	}
-	return out, nil
 }
 
 // hex4 reads four hex digits.
@@ -275,41 +294,8 @@ func (s *scanner) object(field func(key []byte) bool) bool {
 // str reads a string and returns its decoded bytes.
 func (s *scanner) str() ([]byte, bool) {
 	s.ws()
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return nil, false
-	}
-	end, escaped := s.i+1, false
-	for {
-		j := bytes.IndexAny(s.b[end:], "\"\\")
-		if j < 0 {
-			return nil, false
-		}
-		end += j
-		if s.b[end] == '"' {
-			break
-		}
-		escaped = true
-		end += 2 // the backslash and the escaped byte
-		if end > len(s.b) {
-			return nil, false
-		}
-	}
-	raw := s.b[s.i : end+1]
-	s.i = end + 1
-	if !escaped {
-		for _, c := range raw[1 : len(raw)-1] {
-			if c < 0x20 || c >= utf8.RuneSelf {
-				escaped = true // let unquoteJSON check it
-				break
-			}
-		}
-		if !escaped {
-			v := make([]byte, len(raw)-2)
-			copy(v, raw[1:len(raw)-1])
-			return v, true
-		}
-	}
-	v, err := unquoteJSON(raw)
+	v, n, err := unquotePrefix(s.b[s.i:])
+	s.i += n
 	return v, err == nil
 }
 
