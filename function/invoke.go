@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aliyun/credentials-go/credentials"
@@ -29,6 +30,9 @@ type invocation struct {
 	// noReport judges evaluations without PutEvaluations (a live replay
 	// without --apply).
 	noReport bool
+	mu      sync.Mutex
+	members []*remediation.Cloud // the member accounts' clouds, for logRates
+
 	// notifier sends the invocation's message to the webhooks (nil: none
 	// configured, or a replay that only prints it).
 	notifier *notify.Notifier
@@ -95,6 +99,8 @@ func (inv *invocation) evaluate(ctx context.Context, ev *remediation.EvaluationE
 		return nil, fmt.Errorf("%w: %v", errNothingDone, err)
 	}
 	e.OwnAccount, e.NoReport = inv.ownAccount, inv.noReport
+	e.Retry.Log = inv.log
+	defer cloud.LogRateStats(ctx, inv.log)
 	return e.Evaluate(ctx, ev, inv.timeout)
 }
 
@@ -110,11 +116,15 @@ func (inv *invocation) remediate(ctx context.Context, resources []remediation.Re
 	if err != nil {
 		return nil, err
 	}
+	// Once per invocation: the rate each action settled on and the
+	// throttled answers, per account, to size the quota.
+	defer inv.logRates(ctx, cloud)
 	rem, err := remediation.NewForAccounts(inv.settings, cloud, accounts, inv.log)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNothingDone, err)
 	}
 	rem.Timeout = inv.timeout
+	rem.Retry.Log = inv.log
 	report, err := rem.Execute(ctx, resources)
 	if report != nil && inv.notifier != nil {
 		// After the work and before the answer, within the same cutoff: a
@@ -146,8 +156,29 @@ func (inv *invocation) accounts(ctx context.Context, cloud *remediation.Cloud, r
 		}
 		own = id.AccountID
 	}
-	return remediation.NewMemberAccounts(own, cloud, inv.settings.MemberRoleName, cloud, remediation.DefaultRetryPolicy,
-		func(cr remediation.AssumedCredentials) (remediation.ECSAPI, error) { return cloud.ForCredentials(cr) }), nil
+	retry := remediation.DefaultRetryPolicy
+	retry.Log = inv.log
+	return remediation.NewMemberAccounts(own, cloud, inv.settings.MemberRoleName, cloud, retry,
+		func(cr remediation.AssumedCredentials) (remediation.ECSAPI, error) {
+			member, err := cloud.ForCredentials(cr)
+			if err == nil {
+				inv.mu.Lock()
+				inv.members = append(inv.members, member)
+				inv.mu.Unlock()
+			}
+			return member, err
+		}), nil
+}
+
+// logRates logs what the rate limiters of the invocation's account and of
+// every member account learned.
+func (inv *invocation) logRates(ctx context.Context, own *remediation.Cloud) {
+	own.LogRateStats(ctx, inv.log)
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	for _, m := range inv.members {
+		m.LogRateStats(ctx, inv.log)
+	}
 }
 
 // needsOwnAccount reports whether any resource names an account.

@@ -1,16 +1,19 @@
 package remediation
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	config "github.com/alibabacloud-go/config-20200907/v3/client"
@@ -47,6 +50,10 @@ type Cloud struct {
 
 	mu    sync.Mutex
 	pools map[string]*sync.Pool
+
+	// limiter paces every call (issue #16); API quotas are per account,
+	// and a Cloud signs for one account.
+	limiter *RateLimiter
 }
 
 // StaticCredential returns an access-key credential, or an STS one when
@@ -69,7 +76,8 @@ func NewCloud(cred credentials.Credential, s Settings) (*Cloud, error) {
 	if cred == nil {
 		return nil, errors.New("no credentials")
 	}
-	c := &Cloud{cred: cred, configRegion: s.ConfigRegion, settings: s, CallTimeout: 10 * time.Second, pools: map[string]*sync.Pool{}}
+	c := &Cloud{cred: cred, configRegion: s.ConfigRegion, settings: s, CallTimeout: 10 * time.Second, pools: map[string]*sync.Pool{},
+		limiter: NewRateLimiter(s.MaxCallsPerSecond)}
 	var err error
 	if s.ConfigEndpoint != "" {
 		if c.configHost, c.configProtocol, err = SplitEndpoint(s.ConfigEndpoint); err != nil {
@@ -90,6 +98,30 @@ func NewCloud(cred credentials.Credential, s Settings) (*Cloud, error) {
 	}
 	return c, nil
 }
+
+// SetMaxCallsPerSecond sets the hard cap of the MAX_CALLS_PER_SECOND
+// setting, per region and API action (0 = adaptive only). Set it before the
+// first call.
+func (c *Cloud) SetMaxCallsPerSecond(perSecond float64) { c.limiter.SetMax(perSecond) }
+
+// SetRateLimiter makes c pace its calls with l, to share one limiter
+// between the Clouds of one account (calls of the same quota). nil is
+// ignored.
+func (c *Cloud) SetRateLimiter(l *RateLimiter) {
+	if l != nil {
+		c.limiter = l
+	}
+}
+
+// RateLimiter returns the limiter pacing c's calls.
+func (c *Cloud) RateLimiter() *RateLimiter { return c.limiter }
+
+// RateStats returns what c's limiter learned per region and action.
+func (c *Cloud) RateStats() []RateStat { return c.limiter.Stats() }
+
+// LogRateStats logs RateStats, one line per region and action. Call it once
+// per invocation, at the end.
+func (c *Cloud) LogRateStats(ctx context.Context, log *slog.Logger) { c.limiter.LogStats(ctx, log) }
 
 // ecsEndpoint returns the host and protocol of ECS in region.
 func (c *Cloud) ecsEndpoint(region string) (string, string) {
@@ -113,7 +145,8 @@ func (c *Cloud) take(key string, build func() (any, error)) (any, func(), error)
 	if cl == nil {
 		var err error
 		if cl, err = build(); err != nil {
-			return nil, nil, fmt.Errorf("build SDK client for %s: %w", key, err)
+			// A client the SDK refuses to build never gets built on a retry.
+			return nil, nil, &CallError{Action: "build SDK client", Resource: key, Local: true, Err: err}
 		}
 	}
 	return cl, func() { pool.Put(cl) }, nil
@@ -202,37 +235,11 @@ func (c *Cloud) GetDiscoveredResource(ctx context.Context, region, resourceID, r
 	}
 	defer done()
 	q := map[string]*string{"Region": tea.String(region), "ResourceId": tea.String(resourceID), "ResourceType": tea.String(resourceType)}
-	var body struct {
-		Detail *struct {
-			Region          string `json:"Region"`
-			ResourceID      string `json:"ResourceId"`
-			ResourceType    string `json:"ResourceType"`
-			ResourceDeleted *int   `json:"ResourceDeleted"`
-			Tags            string `json:"Tags"`
-			Configuration   string `json:"Configuration"`
-		} `json:"DiscoveredResourceDetail"`
-	}
-	if err := c.callJSON(ctx, &cl.Client, getDiscoveredParams, q, &body); err != nil {
+	var body discoveredBody
+	if err := c.callJSON(ctx, &cl.Client, c.configRegion, getDiscoveredParams, q, resourceID, &body); err != nil {
 		return nil, err
 	}
-	if body.Detail == nil {
-		return nil, &APIError{Action: action, Code: "ResourceNotExist", StatusCode: 200, Message: "the answer has no DiscoveredResourceDetail"}
-	}
-	d := body.Detail
-	res := &DiscoveredResource{
-		ResourceID:    d.ResourceID,
-		Region:        d.Region,
-		ResourceType:  d.ResourceType,
-		Deleted:       d.ResourceDeleted != nil && *d.ResourceDeleted == 0,
-		Configuration: []byte(d.Configuration),
-		Tags:          map[string][]string{},
-	}
-	if d.Tags != "" {
-		// Tags is a JSON string: {"key":["value", ...]}. A malformed one is
-		// not fatal: the configuration document carries the tags too.
-		_ = json.Unmarshal([]byte(d.Tags), &res.Tags)
-	}
-	return res, nil
+	return body.resource(action)
 }
 
 // rpc returns the parameters of an RPC-style action as the typed clients
@@ -248,31 +255,103 @@ func rpc(action, version, method string) *openapi.Params {
 var (
 	getDiscoveredParams = rpc("GetDiscoveredResource", "2020-09-07", "GET")
 	describeParams      = rpc("DescribeSecurityGroupAttribute", "2014-05-26", "POST")
+	revokeParams        = rpc("RevokeSecurityGroup", "2014-05-26", "POST")
+	authorizeParams     = rpc("AuthorizeSecurityGroup", "2014-05-26", "POST")
 )
 
-// callJSON makes one call and decodes the JSON body once, straight into out.
-func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, params *openapi.Params, query map[string]*string, out any) error {
+// callJSON makes one call of the quota (region, action) about resource and
+// decodes the JSON body once, straight into out (nil: the body is not
+// needed). It waits for the rate limiter first, then sizes the call's
+// timeout to what is left, and tells the limiter how the call was answered.
+func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, region string, params *openapi.Params, query map[string]*string, resource string, out any) error {
+	return c.call(ctx, cl, region, params, &openapi.OpenApiRequest{Query: query}, resource, out)
+}
+
+// call is callJSON for any request: the query, or a form body (RPC POST).
+func (c *Cloud) call(ctx context.Context, cl *openapi.Client, region string, params *openapi.Params, req *openapi.OpenApiRequest, resource string, out any) error {
 	action := tea.StringValue(params.Action)
+	ticket, err := c.limiter.Wait(ctx, RateKey{Region: region, Action: action})
+	if err != nil {
+		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
+	}
 	rt, err := c.runtime(ctx, tea.StringValue(cl.Endpoint))
 	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
+		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
 	}
-	resp, err := cl.CallApi(params, &openapi.OpenApiRequest{Query: query}, rt)
+	resp, err := cl.CallApi(params, req, rt)
 	if err != nil {
-		return apiError(action, err)
+		err = callError(action, resource, err)
+		var ae *APIError
+		if errors.As(err, &ae) {
+			c.limiter.Observe(ticket, Classify(ae) == RetryThrottled)
+		}
+		return err
 	}
+	c.limiter.Observe(ticket, false)
 	body, ok := resp["body"].(io.ReadCloser)
 	if !ok {
-		return fmt.Errorf("%s: the SDK returned no body", action)
+		return &CallError{Action: action, Resource: resource, Err: errors.New("the SDK returned no body")}
 	}
 	defer body.Close()
-	if err := fastJSON.NewDecoder(body).Decode(out); err != nil {
-		return fmt.Errorf("%s: read response: %w", action, err)
+	// Read the whole body (which also hands the connection back to the
+	// pool), then decode from memory.
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(body); err != nil {
+		return &CallError{Action: action, Resource: resource, Err: fmt.Errorf("read response: %w", err)}
 	}
-	// Drain what the decoder left (a trailing newline) so that the
-	// connection goes back to the pool instead of being closed.
-	_, _ = io.Copy(io.Discard, body)
+	if out != nil {
+		unmarshal := fastJSON.Unmarshal
+		if d, ok := out.(bodyDecoder); ok {
+			unmarshal = func(b []byte, _ any) error { return d.decodeBody(b) }
+		}
+		if err := unmarshal(buf.Bytes(), out); err != nil {
+			return &CallError{Action: action, Resource: resource, Err: fmt.Errorf("read response: %w", err)}
+		}
+	}
 	return nil
+}
+
+// bodyDecoder is an answer type with its own decoder.
+type bodyDecoder interface{ decodeBody([]byte) error }
+
+// bodyBuffers holds the buffers answers are read into. Decoding copies
+// what it keeps, so a buffer is free again once decoded.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBodyBuffer returns buf to the pool unless an unusually large answer
+// grew it (a 1000-rule page is about 400 KB).
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 {
+		bodyBuffers.Put(buf)
+	}
+}
+
+// callError turns an error of the SDK into an *APIError when the API
+// answered, else into a *CallError: a network error, or a local one that
+// the SDK raised before sending (an SDKError without a status code, a
+// failed validation), which no retry can cure.
+func callError(action, resource string, err error) error {
+	if e := apiError(action, err); e != err {
+		if ae, ok := e.(*APIError); ok {
+			ae.Resource = resource
+			return ae
+		}
+	}
+	var se *tea.SDKError
+	local := errors.As(err, &se) || !isNetworkError(err)
+	return &CallError{Action: action, Resource: resource, Local: local, Err: err}
+}
+
+// isNetworkError reports an error of the transport: no answer, or a broken
+// one.
+func isNetworkError(err error) bool {
+	var ue *url.Error
+	var ne net.Error
+	var errno syscall.Errno
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &errno) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // DescribeSecurityGroupAttribute implements ECSAPI. The body is decoded once,
@@ -297,80 +376,78 @@ func (c *Cloud) DescribeSecurityGroupAttribute(ctx context.Context, region, grou
 			Permission []Rule `json:"Permission"`
 		} `json:"Permissions"`
 	}
-	if err := c.callJSON(ctx, &cl.Client, describeParams, q, &page); err != nil {
+	if err := c.callJSON(ctx, &cl.Client, region, describeParams, q, groupID, &page); err != nil {
 		return RulePage{}, err
 	}
 	return RulePage{Rules: page.Permissions.Permission, NextToken: page.NextToken}, nil
 }
 
-// ecsCall borrows an ECS client for region and sizes the call's runtime
-// options for ctx; give the client back with done.
-func (c *Cloud) ecsCall(ctx context.Context, region, action string) (cl *ecs.Client, rt *util.RuntimeOptions, done func(), err error) {
-	host, _ := c.ecsEndpoint(region)
-	if rt, err = c.runtime(ctx, host); err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", action, err)
-	}
-	if cl, done, err = c.ecsClient(region); err != nil {
-		return nil, nil, nil, err
-	}
-	return cl, rt, done, nil
-}
-
-// RevokeSecurityGroup implements ECSAPI.
+// RevokeSecurityGroup implements ECSAPI. It goes through CallApi like
+// Describe (the typed call converts the request and the answer through
+// JSON), with the rule IDs flattened as the typed call does:
+// SecurityGroupRuleId.1, .2, ...
 func (c *Cloud) RevokeSecurityGroup(ctx context.Context, region, groupID string, ruleIDs []string) error {
 	const action = "RevokeSecurityGroup"
 	if len(ruleIDs) == 0 || len(ruleIDs) > maxIDsPerCall {
-		return fmt.Errorf("%s %s: %d rule IDs, want 1 to %d", action, groupID, len(ruleIDs), maxIDsPerCall)
+		return &CallError{Action: action, Resource: groupID, Local: true,
+			Err: fmt.Errorf("%d rule IDs, want 1 to %d", len(ruleIDs), maxIDsPerCall)}
 	}
-	cl, rt, done, err := c.ecsCall(ctx, region, action)
+	cl, done, err := c.ecsClient(region)
 	if err != nil {
 		return err
 	}
 	defer done()
-	_, err = cl.RevokeSecurityGroupWithOptions(&ecs.RevokeSecurityGroupRequest{
-		RegionId: tea.String(region), SecurityGroupId: tea.String(groupID), SecurityGroupRuleId: tea.StringSlice(ruleIDs),
-	}, rt)
-	if err != nil {
-		return apiError(action, err)
-	}
-	return nil
+	return c.callJSON(ctx, &cl.Client, region, revokeParams, revokeQuery(region, groupID, ruleIDs), groupID, nil)
 }
 
-// AuthorizeSecurityGroup implements ECSAPI.
+// revokeQuery is RevokeSecurityGroup's query string.
+func revokeQuery(region, groupID string, ruleIDs []string) map[string]*string {
+	q := make(map[string]*string, 2+len(ruleIDs))
+	q["RegionId"], q["SecurityGroupId"] = tea.String(region), tea.String(groupID)
+	for i, id := range ruleIDs {
+		q["SecurityGroupRuleId."+strconv.Itoa(i+1)] = tea.String(id)
+	}
+	return q
+}
+
+// AuthorizeSecurityGroup implements ECSAPI, through CallApi like Revoke.
 func (c *Cloud) AuthorizeSecurityGroup(ctx context.Context, region, groupID string, rules []Rule) error {
 	const action = "AuthorizeSecurityGroup"
 	if len(rules) == 0 || len(rules) > maxIDsPerCall {
-		return fmt.Errorf("%s %s: %d rules, want 1 to %d", action, groupID, len(rules), maxIDsPerCall)
+		return &CallError{Action: action, Resource: groupID, Local: true,
+			Err: fmt.Errorf("%d rules, want 1 to %d", len(rules), maxIDsPerCall)}
 	}
-	cl, rt, done, err := c.ecsCall(ctx, region, action)
+	cl, done, err := c.ecsClient(region)
 	if err != nil {
 		return err
 	}
 	defer done()
-	opt := func(v string) *string {
-		if v == "" {
-			return nil
-		}
-		return tea.String(v)
-	}
-	perms := make([]*ecs.AuthorizeSecurityGroupRequestPermissions, len(rules))
+	return c.callJSON(ctx, &cl.Client, region, authorizeParams, authorizeQuery(region, groupID, rules), groupID, nil)
+}
+
+// authorizeQuery is AuthorizeSecurityGroup's query string: Permissions.N.Field
+// for every field the typed call would send (empty ones are left out, as
+// the typed call leaves out unset ones).
+func authorizeQuery(region, groupID string, rules []Rule) map[string]*string {
+	q := make(map[string]*string, 2+8*len(rules))
+	q["RegionId"], q["SecurityGroupId"] = tea.String(region), tea.String(groupID)
 	for i, r := range rules {
-		perms[i] = &ecs.AuthorizeSecurityGroupRequestPermissions{
-			Policy: opt(r.Policy), Priority: tea.String(strconv.Itoa(r.Priority.Effective())),
-			IpProtocol: opt(r.IpProtocol), PortRange: opt(r.PortRange),
-			SourceCidrIp: opt(r.SourceCidrIp), Ipv6SourceCidrIp: opt(r.Ipv6SourceCidrIp),
-			SourceGroupId: opt(r.SourceGroupId), SourcePrefixListId: opt(r.SourcePrefixListId),
-			SourcePortRange: opt(anyPortsAsEmpty(r.SourcePortRange)), DestCidrIp: opt(r.DestCidrIp), Ipv6DestCidrIp: opt(r.Ipv6DestCidrIp),
-			NicType: opt(r.NicType), Description: opt(r.Description),
+		p := "Permissions." + strconv.Itoa(i+1) + "."
+		for _, f := range [...]struct{ name, value string }{
+			{"Policy", r.Policy}, {"Priority", strconv.Itoa(r.Priority.Effective())},
+			{"IpProtocol", r.IpProtocol}, {"PortRange", r.PortRange},
+			{"SourceCidrIp", r.SourceCidrIp}, {"Ipv6SourceCidrIp", r.Ipv6SourceCidrIp},
+			{"SourceGroupId", r.SourceGroupId}, {"SourcePrefixListId", r.SourcePrefixListId},
+			{"SourcePortRange", anyPortsAsEmpty(r.SourcePortRange)},
+			{"DestCidrIp", r.DestCidrIp}, {"Ipv6DestCidrIp", r.Ipv6DestCidrIp},
+			{"NicType", r.NicType}, {"Description", r.Description},
+		} {
+			if f.value != "" {
+				q[p+f.name] = tea.String(f.value)
+			}
 		}
 	}
-	_, err = cl.AuthorizeSecurityGroupWithOptions(&ecs.AuthorizeSecurityGroupRequest{
-		RegionId: tea.String(region), SecurityGroupId: tea.String(groupID), Permissions: perms,
-	}, rt)
-	if err != nil {
-		return apiError(action, err)
-	}
-	return nil
+	return q
 }
 
 // anyPortsAsEmpty drops a source port range of "-1/-1" (any), which ECS

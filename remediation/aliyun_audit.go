@@ -41,7 +41,7 @@ func (c *Cloud) DescribeRegions(ctx context.Context) ([]string, error) {
 		} `json:"Regions"`
 	}
 	q := map[string]*string{"RegionId": tea.String(region)}
-	if err := c.callJSON(ctx, &cl.Client, describeRegionsParams, q, &body); err != nil {
+	if err := c.callJSON(ctx, &cl.Client, region, describeRegionsParams, q, "", &body); err != nil {
 		return nil, err
 	}
 	out := make([]string, 0, len(body.Regions.Region))
@@ -83,7 +83,7 @@ func (c *Cloud) DescribeSecurityGroups(ctx context.Context, region, nextToken st
 			} `json:"SecurityGroup"`
 		} `json:"SecurityGroups"`
 	}
-	if err := c.callJSON(ctx, &cl.Client, describeGroupsParams, q, &body); err != nil {
+	if err := c.callJSON(ctx, &cl.Client, region, describeGroupsParams, q, "", &body); err != nil {
 		return GroupPage{}, err
 	}
 	page := GroupPage{NextToken: body.NextToken, Groups: make([]GroupSummary, len(body.SecurityGroups.SecurityGroup))}

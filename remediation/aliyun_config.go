@@ -4,25 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/tea"
 )
-
-// discoveredBody is the answer of GetDiscoveredResource and of
-// GetAggregateDiscoveredResource: the same DiscoveredResourceDetail.
-type discoveredBody struct {
-	Detail *struct {
-		AccountID       json.Number `json:"AccountId"`
-		Region          string      `json:"Region"`
-		ResourceID      string      `json:"ResourceId"`
-		ResourceType    string      `json:"ResourceType"`
-		ResourceDeleted *int        `json:"ResourceDeleted"`
-		Tags            string      `json:"Tags"`
-		Configuration   string      `json:"Configuration"`
-	} `json:"DiscoveredResourceDetail"`
-}
 
 // resource converts the answer; action names the call for the error.
 func (b *discoveredBody) resource(action string) (*DiscoveredResource, error) {
@@ -71,7 +56,7 @@ func (c *Cloud) GetAggregateDiscoveredResource(ctx context.Context, aggregatorID
 		q["ResourceAccountId"], q["ResourceOwnerId"] = tea.String(accountID), tea.String(accountID)
 	}
 	var body discoveredBody
-	if err := c.callJSON(ctx, &cl.Client, getAggregateParams, q, &body); err != nil {
+	if err := c.callJSON(ctx, &cl.Client, c.configRegion, getAggregateParams, q, resourceID, &body); err != nil {
 		return nil, err
 	}
 	return body.resource(action)
@@ -88,6 +73,10 @@ type Evaluation struct {
 	OrderingTimestamp      int64  `json:"orderingTimestamp"`
 	Annotation             string `json:"annotation"`
 }
+
+// resultTokenResource names PutEvaluations' target in errors: the result
+// token itself is a credential of sorts and is never printed.
+const resultTokenResource = "(evaluation)"
 
 // PutEvaluations implements ConfigAPI. SDK v3.0.0 has no typed call: it is
 // an RPC POST with a form body, Evaluations a JSON string.
@@ -106,40 +95,11 @@ func (c *Cloud) PutEvaluations(ctx context.Context, resultToken string, evaluati
 	var out struct {
 		Result bool `json:"Result"`
 	}
-	if err := c.callForm(ctx, &cl.Client, putEvaluationsParams, body, &out); err != nil {
+	if err := c.call(ctx, &cl.Client, c.configRegion, putEvaluationsParams, &openapi.OpenApiRequest{Body: body}, resultTokenResource, &out); err != nil {
 		return err
 	}
 	if !out.Result {
 		return &APIError{Action: action, Code: "ResultFalse", StatusCode: 200, Message: "PutEvaluations answered Result false"}
 	}
-	return nil
-}
-
-// callForm is callJSON with the parameters in a form body (RPC POST).
-func (c *Cloud) callForm(ctx context.Context, cl *openapi.Client, params *openapi.Params, form map[string]any, out any) error {
-	action := tea.StringValue(params.Action)
-	rt, err := c.runtime(ctx, tea.StringValue(cl.Endpoint))
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	resp, err := cl.CallApi(params, &openapi.OpenApiRequest{Body: form}, rt)
-	if err != nil {
-		return apiError(action, err)
-	}
-	return decodeBody(action, resp, out)
-}
-
-// decodeBody decodes the JSON body of a CallApi answer made with BodyType
-// binary, and drains it so that the connection is reused.
-func decodeBody(action string, resp map[string]any, out any) error {
-	body, ok := resp["body"].(io.ReadCloser)
-	if !ok {
-		return fmt.Errorf("%s: the SDK returned no body", action)
-	}
-	defer body.Close()
-	if err := fastJSON.NewDecoder(body).Decode(out); err != nil {
-		return fmt.Errorf("%s: read response: %w", action, err)
-	}
-	_, _ = io.Copy(io.Discard, body)
 	return nil
 }

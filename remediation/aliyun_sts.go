@@ -2,9 +2,10 @@ package remediation
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	sts "github.com/alibabacloud-go/sts-20150401/v2/client"
+	util "github.com/alibabacloud-go/tea-utils/v2/service"
 	"github.com/alibabacloud-go/tea/tea"
 )
 
@@ -34,31 +35,56 @@ func (c *Cloud) stsClient() (*sts.Client, func(), error) {
 	return cl.(*sts.Client), done, nil
 }
 
-// AssumeRole implements STSAPI.
-func (c *Cloud) AssumeRole(ctx context.Context, roleArn, sessionName string, durationSeconds int) (AssumedCredentials, error) {
-	const action = "AssumeRole"
+// stsCall runs one STS call paced by the rate limiter (STS has quotas
+// too), with its runtime options; errors are classified as every other
+// call's.
+func (c *Cloud) stsCall(ctx context.Context, action, resource string, call func(*sts.Client, *util.RuntimeOptions) error) error {
+	region := c.FunctionRegion
+	if region == "" {
+		region = c.configRegion
+	}
+	ticket, err := c.limiter.Wait(ctx, RateKey{Region: region, Action: action})
+	if err != nil {
+		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
+	}
 	host, _ := c.stsEndpoint()
 	rt, err := c.runtime(ctx, host)
 	if err != nil {
-		return AssumedCredentials{}, fmt.Errorf("%s: %w", action, err)
+		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
 	}
 	cl, done, err := c.stsClient()
 	if err != nil {
-		return AssumedCredentials{}, err
+		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
 	}
 	defer done()
-	resp, err := cl.AssumeRoleWithOptions(&sts.AssumeRoleRequest{
-		RoleArn: tea.String(roleArn), RoleSessionName: tea.String(sessionName), DurationSeconds: tea.Int64(int64(durationSeconds)),
-	}, rt)
+	err = call(cl, rt)
 	if err != nil {
-		return AssumedCredentials{}, apiError(action, err)
+		err = callError(action, resource, err)
 	}
-	cr := resp.Body.Credentials
-	if cr == nil || tea.StringValue(cr.AccessKeyId) == "" {
-		return AssumedCredentials{}, &APIError{Action: action, Code: "NoCredentials", StatusCode: 200, Message: "the answer carries no credentials"}
-	}
-	return AssumedCredentials{AccessKeyID: tea.StringValue(cr.AccessKeyId), AccessKeySecret: tea.StringValue(cr.AccessKeySecret),
-		SecurityToken: tea.StringValue(cr.SecurityToken)}, nil
+	var ae *APIError
+	c.limiter.Observe(ticket, errors.As(err, &ae) && Classify(ae) == RetryThrottled)
+	return err
+}
+
+// AssumeRole implements STSAPI.
+func (c *Cloud) AssumeRole(ctx context.Context, roleArn, sessionName string, durationSeconds int) (AssumedCredentials, error) {
+	var out AssumedCredentials
+	err := c.stsCall(ctx, "AssumeRole", roleArn, func(cl *sts.Client, rt *util.RuntimeOptions) error {
+		resp, err := cl.AssumeRoleWithOptions(&sts.AssumeRoleRequest{
+			RoleArn: tea.String(roleArn), RoleSessionName: tea.String(sessionName), DurationSeconds: tea.Int64(int64(durationSeconds)),
+		}, rt)
+		if err != nil {
+			return err
+		}
+		cr := resp.Body.Credentials
+		if cr == nil || tea.StringValue(cr.AccessKeyId) == "" {
+			return &APIError{Action: "AssumeRole", Resource: roleArn, Code: "NoCredentials", StatusCode: 200, Message: "the answer carries no credentials"}
+		}
+		out = AssumedCredentials{AccessKeyID: tea.StringValue(cr.AccessKeyId), AccessKeySecret: tea.StringValue(cr.AccessKeySecret),
+			SecurityToken: tea.StringValue(cr.SecurityToken)}
+		return nil
+	})
+	return out, err
 }
 
 // CallerIdentity is who the credentials belong to.
@@ -67,22 +93,15 @@ type CallerIdentity struct{ AccountID, Arn string }
 // GetCallerIdentity asks STS whose credentials these are (audit's
 // --event-out; replay --live in account group mode). It needs no permission.
 func (c *Cloud) GetCallerIdentity(ctx context.Context) (CallerIdentity, error) {
-	const action = "GetCallerIdentity"
-	host, _ := c.stsEndpoint()
-	rt, err := c.runtime(ctx, host)
-	if err != nil {
-		return CallerIdentity{}, fmt.Errorf("%s: %w", action, err)
-	}
-	cl, done, err := c.stsClient()
-	if err != nil {
-		return CallerIdentity{}, err
-	}
-	defer done()
-	resp, err := cl.GetCallerIdentityWithOptions(rt)
-	if err != nil {
-		return CallerIdentity{}, apiError(action, err)
-	}
-	return CallerIdentity{AccountID: tea.StringValue(resp.Body.AccountId), Arn: tea.StringValue(resp.Body.Arn)}, nil
+	var out CallerIdentity
+	err := c.stsCall(ctx, "GetCallerIdentity", "", func(cl *sts.Client, rt *util.RuntimeOptions) error {
+		resp, err := cl.GetCallerIdentityWithOptions(rt)
+		if err == nil {
+			out = CallerIdentity{AccountID: tea.StringValue(resp.Body.AccountId), Arn: tea.StringValue(resp.Body.Arn)}
+		}
+		return err
+	})
+	return out, err
 }
 
 // ForCredentials returns a Cloud with the same endpoints and settings that

@@ -1,13 +1,17 @@
 package remediation
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/alibabacloud-go/tea/tea"
 )
 
 // ConfigAPI is the Cloud Config calls the remediation and evaluation make.
@@ -68,7 +72,8 @@ type APIError struct {
 	Code       string
 	Message    string
 	StatusCode int
-	Err        error // the SDK's error
+	Err        error  // the SDK's error
+	Resource   string // what the call was about (a group or resource id), if known
 }
 
 func (e *APIError) Error() string {
@@ -80,6 +85,26 @@ func (e *APIError) Error() string {
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
+
+// CallError is a call that got no answer from the API: a network error,
+// retried as transient, or a Local one, refused before it was sent (an
+// argument the adapter or the SDK rejects, a client that could not be built,
+// no time left), which no retry can cure.
+type CallError struct {
+	Action   string
+	Resource string // what the call was about, if known
+	Local    bool
+	Err      error
+}
+
+func (e *CallError) Error() string {
+	if e.Resource != "" {
+		return fmt.Sprintf("%s %s: %v", e.Action, e.Resource, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Action, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
 
 // ErrorCode returns the API error code in err's chain, or "".
 func ErrorCode(err error) string {
@@ -130,9 +155,22 @@ const (
 	RetryTransient                   // retried a few times
 )
 
+func (c RetryClass) String() string {
+	switch c {
+	case NoRetry:
+		return "no-retry"
+	case RetryThrottled:
+		return "throttled"
+	case RetryTransient:
+		return "transient"
+	}
+	return fmt.Sprintf("RetryClass(%d)", int(c))
+}
+
 // Classify is the retry policy's decision on one error: Throttling* until the
 // deadline; ServiceUnavailable, InternalError, HTTP 5xx and network errors a
-// few times; everything else never.
+// few times; everything else never, local errors (refused before sending)
+// included.
 func Classify(err error) RetryClass {
 	// A DeadlineExceeded here is a call's own timeout (net/http reports it
 	// so), a network error like any other; Do stops on the context's.
@@ -140,13 +178,31 @@ func Classify(err error) RetryClass {
 		return NoRetry
 	}
 	var ae *APIError
-	if !errors.As(err, &ae) {
-		return RetryTransient // network error: no answer at all
+	if errors.As(err, &ae) {
+		return classifyAnswer(ae.Code, ae.StatusCode)
 	}
+	var ce *CallError
+	if errors.As(err, &ce) && ce.Local {
+		return NoRetry
+	}
+	// An SDK error that did not come from an adapter: with a status code it
+	// is an answer; without one the SDK refused the call before sending it.
+	var se *tea.SDKError
+	if errors.As(err, &se) {
+		if tea.IntValue(se.StatusCode) == 0 {
+			return NoRetry
+		}
+		return classifyAnswer(tea.StringValue(se.Code), tea.IntValue(se.StatusCode))
+	}
+	return RetryTransient // network error: no answer at all
+}
+
+// classifyAnswer classifies an error answer of the API.
+func classifyAnswer(code string, status int) RetryClass {
 	switch {
-	case strings.HasPrefix(ae.Code, "Throttling"), ae.StatusCode == http.StatusTooManyRequests:
+	case strings.HasPrefix(code, "Throttling"), status == http.StatusTooManyRequests:
 		return RetryThrottled
-	case ae.Code == "ServiceUnavailable", ae.Code == "InternalError", ae.StatusCode >= 500:
+	case code == "ServiceUnavailable", code == "InternalError", status >= 500:
 		return RetryTransient
 	}
 	return NoRetry
@@ -157,6 +213,62 @@ type RetryPolicy struct {
 	Base              time.Duration // first backoff ceiling
 	Ceiling           time.Duration // largest backoff ceiling
 	TransientAttempts int           // attempts in all for RetryTransient errors
+
+	// Log, if set, receives one line per retry (RetryEvent's fields), so
+	// that throttling shows up in Log Service.
+	Log *slog.Logger
+	// Observer, if set, is told of each retry before its wait.
+	Observer RetryObserver
+}
+
+// RetryObserver is told of each retry. RetryPolicy values are compared
+// (pin compares one with the zero value), so an implementation must be a
+// comparable type, such as a pointer.
+type RetryObserver interface {
+	Retried(RetryEvent)
+}
+
+// RetryEvent is one retry about to happen.
+type RetryEvent struct {
+	Action   string        // the API action, from DoCall or the error
+	Resource string        // what the call is about, from DoCall or the error
+	Attempt  int           // the attempt that failed, 1 = the first call
+	Class    RetryClass    // RetryThrottled or RetryTransient
+	Code     string        // the API error code, "" for a network error
+	Wait     time.Duration // the backoff before the next attempt
+	Err      error
+}
+
+// retryEvent describes the retry after attempt n failed with err.
+func retryEvent(action, resource string, n int, class RetryClass, wait time.Duration, err error) RetryEvent {
+	ev := RetryEvent{Action: action, Resource: resource, Attempt: n, Class: class, Wait: wait, Err: err}
+	var ae *APIError
+	var ce *CallError
+	switch {
+	case errors.As(err, &ae):
+		ev.Code = ae.Code
+		ev.Action = cmp.Or(ev.Action, ae.Action)
+		ev.Resource = cmp.Or(ev.Resource, ae.Resource)
+	case errors.As(err, &ce):
+		ev.Action = cmp.Or(ev.Action, ce.Action)
+		ev.Resource = cmp.Or(ev.Resource, ce.Resource)
+	}
+	return ev
+}
+
+// report hands ev to the Observer and Log.
+func (p RetryPolicy) report(ctx context.Context, ev RetryEvent) {
+	if p.Observer != nil {
+		p.Observer.Retried(ev)
+	}
+	if p.Log != nil {
+		level := slog.LevelInfo
+		if ev.Class == RetryThrottled {
+			level = slog.LevelWarn
+		}
+		p.Log.Log(ctx, level, "retry", "action", ev.Action, "resource", ev.Resource, "attempt", ev.Attempt,
+			"class", ev.Class.String(), "code", ev.Code, "waitMs", ev.Wait.Milliseconds(), "error", ev.Err.Error())
+	}
 }
 
 // DefaultRetryPolicy grows from 100 ms to 3 s; transient errors get 4 attempts.
@@ -203,6 +315,12 @@ const minCallTime = 100 * time.Millisecond
 // (the cutoff before the reserve) would be passed. The context's deadline
 // is the point no call may run past; adapters derive their timeouts from it.
 func (p RetryPolicy) Do(ctx context.Context, call func(context.Context) error) error {
+	return p.DoCall(ctx, "", "", call)
+}
+
+// DoCall is Do for a call of action about resource, the names its retries
+// are logged with (when empty, they are taken from the error).
+func (p RetryPolicy) DoCall(ctx context.Context, action, resource string, call func(context.Context) error) error {
 	p = p.withDefaults()
 	_, bounded := ctx.Deadline()
 	for n := 1; ; n++ {
@@ -228,6 +346,9 @@ func (p RetryPolicy) Do(ctx context.Context, call func(context.Context) error) e
 		wait := p.Backoff(n, rand.Float64())
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+minCallTime {
 			return fmt.Errorf("giving up after %d attempts, deadline near: %w", n, err)
+		}
+		if p.Observer != nil || p.Log != nil {
+			p.report(ctx, retryEvent(action, resource, n, class, wait, err))
 		}
 		t := time.NewTimer(wait)
 		select {
