@@ -30,8 +30,8 @@ type invocation struct {
 	// noReport judges evaluations without PutEvaluations (a live replay
 	// without --apply).
 	noReport bool
-	mu      sync.Mutex
-	members []*remediation.Cloud // the member accounts' clouds, for logRates
+	mu       sync.Mutex
+	members  []*remediation.Cloud // the member accounts' clouds, for logRates
 
 	// notifier sends the invocation's message to the webhooks (nil: none
 	// configured, or a replay that only prints it).

@@ -155,12 +155,12 @@ func hex4(b []byte) (rune, bool) {
 // GetAggregateDiscoveredResource's) answer we use.
 type discoveredDetail struct {
 	AccountID       json.Number `json:"AccountId"`
-	Region          string     `json:"Region"`
-	ResourceID      string     `json:"ResourceId"`
-	ResourceType    string     `json:"ResourceType"`
-	ResourceDeleted *int       `json:"ResourceDeleted"`
-	Tags            string     `json:"Tags"`
-	Configuration   jsonString `json:"Configuration"`
+	Region          string      `json:"Region"`
+	ResourceID      string      `json:"ResourceId"`
+	ResourceType    string      `json:"ResourceType"`
+	ResourceDeleted *int        `json:"ResourceDeleted"`
+	Tags            string      `json:"Tags"`
+	Configuration   jsonString  `json:"Configuration"`
 }
 
 // discoveredBody is GetDiscoveredResource's answer.
