@@ -318,143 +318,173 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	ok(w, kind)
 }
 
-// check validates signature, shape and size; it writes the refusal and
-// returns false when the message is refused.
+// check validates one message as the kind's service would, answering the
+// refusal itself; rec gets the message's title, text and signature.
 func (s *Server) check(w http.ResponseWriter, kind Kind, r *http.Request, body []byte, now time.Time, rec *Received) bool {
 	switch kind {
 	case DingTalk:
-		if len(body) > DingTalkMaxBody {
-			writeJSON(w, 200, map[string]any{"errcode": 460101, "errmsg": "message too long, exceed 20000 bytes"})
-			return false
-		}
-		if sec := s.secrets[kind]; sec != "" {
-			q := r.URL.Query()
-			rec.Timestamp, rec.Sign = q.Get("timestamp"), q.Get("sign")
-			if !validMillis(rec.Timestamp, now) {
-				writeJSON(w, 200, map[string]any{"errcode": 310000, "errmsg": "sign not match, timestamp is not in the allowed window"})
-				return false
-			}
-			if !hmac.Equal([]byte(rec.Sign), []byte(dingTalkSign(sec, rec.Timestamp))) {
-				writeJSON(w, 200, map[string]any{"errcode": 310000, "errmsg": "sign not match"})
-				return false
-			}
-		}
-		var m struct {
-			MsgType  string `json:"msgtype"`
-			Markdown *struct {
-				Title string `json:"title"`
-				Text  string `json:"text"`
-			} `json:"markdown"`
-		}
-		if json.Unmarshal(body, &m) != nil || m.MsgType != "markdown" || m.Markdown == nil || m.Markdown.Title == "" || m.Markdown.Text == "" {
-			writeJSON(w, 200, map[string]any{"errcode": 40035, "errmsg": "missing or invalid parameter: markdown.title and markdown.text"})
-			return false
-		}
-		if s.keyword != "" && !strings.Contains(m.Markdown.Title+m.Markdown.Text, s.keyword) {
-			writeJSON(w, 200, map[string]any{"errcode": 310000, "errmsg": "keywords not in content"})
-			return false
-		}
-		rec.Title, rec.Text = m.Markdown.Title, m.Markdown.Text
+		return s.checkDingTalk(w, r, body, now, rec)
 	case Lark:
-		if len(body) > LarkMaxBody {
-			writeJSON(w, 400, map[string]any{"code": 9499, "msg": "Bad Request: request body exceeds 20 KB", "data": map[string]any{}})
-			return false
-		}
-		var m struct {
-			Timestamp string `json:"timestamp"`
-			Sign      string `json:"sign"`
-			MsgType   string `json:"msg_type"`
-			Content   struct {
-				Text string `json:"text"`
-				Post map[string]struct {
-					Title   string `json:"title"`
-					Content [][]struct {
-						Tag  string `json:"tag"`
-						Text string `json:"text"`
-					} `json:"content"`
-				} `json:"post"`
-			} `json:"content"`
-		}
-		if json.Unmarshal(body, &m) != nil {
-			writeJSON(w, 400, map[string]any{"code": 9499, "msg": "Bad Request: invalid JSON", "data": map[string]any{}})
-			return false
-		}
-		if sec := s.secrets[kind]; sec != "" {
-			rec.Timestamp, rec.Sign = m.Timestamp, m.Sign
-			if !validSeconds(m.Timestamp, now) || !hmac.Equal([]byte(m.Sign), []byte(larkSign(sec, m.Timestamp))) {
-				writeJSON(w, 200, map[string]any{"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time", "data": map[string]any{}})
-				return false
-			}
-		}
-		switch m.MsgType {
-		case "text":
-			rec.Text = m.Content.Text
-		case "post":
-			for _, p := range m.Content.Post {
-				rec.Title = p.Title
-				var lines []string
-				for _, para := range p.Content {
-					var b strings.Builder
-					for _, el := range para {
-						if el.Tag != "text" {
-							continue
-						}
-						b.WriteString(el.Text)
-					}
-					lines = append(lines, b.String())
-				}
-				rec.Text = strings.Join(lines, "\n")
-			}
-		}
-		if rec.Text == "" {
-			writeJSON(w, 400, map[string]any{"code": 9499, "msg": "Bad Request: msg_type post or text with content required", "data": map[string]any{}})
-			return false
-		}
+		return s.checkLark(w, body, now, rec)
 	case WeCom:
-		var m struct {
-			MsgType  string `json:"msgtype"`
-			Markdown *struct {
-				Content string `json:"content"`
-			} `json:"markdown"`
-		}
-		if json.Unmarshal(body, &m) != nil || m.MsgType != "markdown" || m.Markdown == nil || m.Markdown.Content == "" {
-			writeJSON(w, 200, map[string]any{"errcode": 40008, "errmsg": "invalid message type or missing markdown.content"})
-			return false
-		}
-		if len(m.Markdown.Content) > WeComMaxContent {
-			writeJSON(w, 200, map[string]any{"errcode": 40058, "errmsg": "markdown.content exceed max length 4096"})
-			return false
-		}
-		rec.Text = m.Markdown.Content
+		return checkWeCom(w, body, rec)
 	case Slack:
-		var m struct {
-			Text string `json:"text"`
-		}
-		if json.Unmarshal(body, &m) != nil {
-			writePlain(w, 400, "invalid_payload")
-			return false
-		}
-		if m.Text == "" {
-			writePlain(w, 400, "no_text")
-			return false
-		}
-		if utf8.RuneCountInString(m.Text) > SlackMaxText {
-			writePlain(w, 400, "msg_too_long")
-			return false
-		}
-		rec.Text = m.Text
+		return checkSlack(w, body, rec)
 	case Generic:
-		var m struct {
-			Title     *string          `json:"title"`
-			Text      *string          `json:"text"`
-			Resources *json.RawMessage `json:"resources"`
-		}
-		if json.Unmarshal(body, &m) != nil || m.Title == nil || m.Text == nil || m.Resources == nil {
-			writePlain(w, 400, "want a JSON object with title, text and the report's resources")
+		return checkGeneric(w, body, rec)
+	}
+	return true
+}
+
+// checkDingTalk checks a DingTalk robot message: size, signature, markdown, keyword.
+func (s *Server) checkDingTalk(w http.ResponseWriter, r *http.Request, body []byte, now time.Time, rec *Received) bool {
+	if len(body) > DingTalkMaxBody {
+		writeJSON(w, 200, map[string]any{"errcode": 460101, "errmsg": "message too long, exceed 20000 bytes"})
+		return false
+	}
+	if sec := s.secrets[DingTalk]; sec != "" {
+		q := r.URL.Query()
+		rec.Timestamp, rec.Sign = q.Get("timestamp"), q.Get("sign")
+		if !validMillis(rec.Timestamp, now) {
+			writeJSON(w, 200, map[string]any{"errcode": 310000, "errmsg": "sign not match, timestamp is not in the allowed window"})
 			return false
 		}
-		rec.Title, rec.Text = *m.Title, *m.Text
+		if !hmac.Equal([]byte(rec.Sign), []byte(dingTalkSign(sec, rec.Timestamp))) {
+			writeJSON(w, 200, map[string]any{"errcode": 310000, "errmsg": "sign not match"})
+			return false
+		}
 	}
+	var m struct {
+		MsgType  string `json:"msgtype"`
+		Markdown *struct {
+			Title string `json:"title"`
+			Text  string `json:"text"`
+		} `json:"markdown"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.MsgType != "markdown" || m.Markdown == nil || m.Markdown.Title == "" || m.Markdown.Text == "" {
+		writeJSON(w, 200, map[string]any{"errcode": 40035, "errmsg": "missing or invalid parameter: markdown.title and markdown.text"})
+		return false
+	}
+	if s.keyword != "" && !strings.Contains(m.Markdown.Title+m.Markdown.Text, s.keyword) {
+		writeJSON(w, 200, map[string]any{"errcode": 310000, "errmsg": "keywords not in content"})
+		return false
+	}
+	rec.Title, rec.Text = m.Markdown.Title, m.Markdown.Text
+	return true
+}
+
+// checkLark checks a Lark/Feishu bot message: size, signature in the body, post or text.
+func (s *Server) checkLark(w http.ResponseWriter, body []byte, now time.Time, rec *Received) bool {
+	if len(body) > LarkMaxBody {
+		writeJSON(w, 400, map[string]any{"code": 9499, "msg": "Bad Request: request body exceeds 20 KB", "data": map[string]any{}})
+		return false
+	}
+	var m struct {
+		Timestamp string `json:"timestamp"`
+		Sign      string `json:"sign"`
+		MsgType   string `json:"msg_type"`
+		Content   struct {
+			Text string `json:"text"`
+			Post map[string]struct {
+				Title   string `json:"title"`
+				Content [][]struct {
+					Tag  string `json:"tag"`
+					Text string `json:"text"`
+				} `json:"content"`
+			} `json:"post"`
+		} `json:"content"`
+	}
+	if json.Unmarshal(body, &m) != nil {
+		writeJSON(w, 400, map[string]any{"code": 9499, "msg": "Bad Request: invalid JSON", "data": map[string]any{}})
+		return false
+	}
+	if sec := s.secrets[Lark]; sec != "" {
+		rec.Timestamp, rec.Sign = m.Timestamp, m.Sign
+		if !validSeconds(m.Timestamp, now) || !hmac.Equal([]byte(m.Sign), []byte(larkSign(sec, m.Timestamp))) {
+			writeJSON(w, 200, map[string]any{"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time", "data": map[string]any{}})
+			return false
+		}
+	}
+	switch m.MsgType {
+	case "text":
+		rec.Text = m.Content.Text
+	case "post":
+		for _, p := range m.Content.Post {
+			rec.Title = p.Title
+			var lines []string
+			for _, para := range p.Content {
+				var b strings.Builder
+				for _, el := range para {
+					if el.Tag != "text" {
+						continue
+					}
+					b.WriteString(el.Text)
+				}
+				lines = append(lines, b.String())
+			}
+			rec.Text = strings.Join(lines, "\n")
+		}
+	}
+	if rec.Text == "" {
+		writeJSON(w, 400, map[string]any{"code": 9499, "msg": "Bad Request: msg_type post or text with content required", "data": map[string]any{}})
+		return false
+	}
+	return true
+}
+
+// checkWeCom checks a WeCom robot message: markdown content of at most 4096 bytes.
+func checkWeCom(w http.ResponseWriter, body []byte, rec *Received) bool {
+	var m struct {
+		MsgType  string `json:"msgtype"`
+		Markdown *struct {
+			Content string `json:"content"`
+		} `json:"markdown"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.MsgType != "markdown" || m.Markdown == nil || m.Markdown.Content == "" {
+		writeJSON(w, 200, map[string]any{"errcode": 40008, "errmsg": "invalid message type or missing markdown.content"})
+		return false
+	}
+	if len(m.Markdown.Content) > WeComMaxContent {
+		writeJSON(w, 200, map[string]any{"errcode": 40058, "errmsg": "markdown.content exceed max length 4096"})
+		return false
+	}
+	rec.Text = m.Markdown.Content
+	return true
+}
+
+// checkSlack checks a Slack incoming-webhook message: a text within the limit.
+func checkSlack(w http.ResponseWriter, body []byte, rec *Received) bool {
+	var m struct {
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(body, &m) != nil {
+		writePlain(w, 400, "invalid_payload")
+		return false
+	}
+	if m.Text == "" {
+		writePlain(w, 400, "no_text")
+		return false
+	}
+	if utf8.RuneCountInString(m.Text) > SlackMaxText {
+		writePlain(w, 400, "msg_too_long")
+		return false
+	}
+	rec.Text = m.Text
+	return true
+}
+
+// checkGeneric checks a generic JSON message: the report with title and text.
+func checkGeneric(w http.ResponseWriter, body []byte, rec *Received) bool {
+	var m struct {
+		Title     *string          `json:"title"`
+		Text      *string          `json:"text"`
+		Resources *json.RawMessage `json:"resources"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.Title == nil || m.Text == nil || m.Resources == nil {
+		writePlain(w, 400, "want a JSON object with title, text and the report's resources")
+		return false
+	}
+	rec.Title, rec.Text = *m.Title, *m.Text
 	return true
 }
 
