@@ -59,14 +59,7 @@ func orgEnv(t testing.TB) *env {
 // orgRemediator wires the remediation of one invocation signed with key.
 func (e *env) orgRemediator(t testing.TB, key cloudtest.Key) *remediation.Remediator {
 	t.Helper()
-	cred, err := remediation.StaticCredential(key.AccessKeyID, key.AccessKeySecret, key.SecurityToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := remediation.NewCloud(cred, e.settings)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cloud := e.cloudAs(t, key)
 	accounts := remediation.NewMemberAccounts(own, cloud, e.settings.MemberRoleName, cloud, remediation.DefaultRetryPolicy,
 		func(cr remediation.AssumedCredentials) (remediation.ECSAPI, error) { return cloud.ForCredentials(cr) })
 	r, err := remediation.NewForAccounts(e.settings, cloud, accounts, slog.New(slog.NewJSONHandler(e.logs, nil)))

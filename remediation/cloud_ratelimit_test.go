@@ -13,19 +13,6 @@ import (
 	"github.com/sg-remediation/sg-remediation/remediation"
 )
 
-func newCloud(t *testing.T, e *env) *remediation.Cloud {
-	t.Helper()
-	cred, err := remediation.StaticCredential("ak-test", "secret-test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := remediation.NewCloud(cred, e.settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cloud
-}
-
 func rateStat(t *testing.T, c *remediation.Cloud, region, action string) remediation.RateStat {
 	t.Helper()
 	for _, s := range c.RateStats() {
@@ -41,7 +28,7 @@ func rateStat(t *testing.T, c *remediation.Cloud, region, action string) remedia
 // no request.
 func TestCloudLocalErrorIsNotRetried(t *testing.T) {
 	e := newEnv(t, mixed("sg-1"))
-	cloud := newCloud(t, e)
+	cloud := e.cloud(t)
 	attempts := 0
 	err := remediation.RetryPolicy{Base: time.Millisecond, Ceiling: time.Millisecond, TransientAttempts: 4}.Do(context.Background(),
 		func(ctx context.Context) error {
@@ -61,7 +48,7 @@ func TestCloudLocalErrorIsNotRetried(t *testing.T) {
 // whose turn would come inside the deadline reserve is not started.
 func TestCloudMaxCallsPerSecondAndDeadline(t *testing.T) {
 	e := newEnv(t, mixed("sg-1"))
-	cloud := newCloud(t, e)
+	cloud := e.cloud(t)
 	cloud.SetMaxCallsPerSecond(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
@@ -94,7 +81,7 @@ func TestCloudMaxCallsPerSecondAndDeadline(t *testing.T) {
 func TestCloudLearnsTheQuota(t *testing.T) {
 	e := newEnv(t, mixed("sg-1"))
 	e.srv.SetQuota(20)
-	cloud := newCloud(t, e)
+	cloud := e.cloud(t)
 	var logs syncBuffer
 	retry := remediation.RetryPolicy{Base: 5 * time.Millisecond, Ceiling: 50 * time.Millisecond, TransientAttempts: 3,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil))}
@@ -147,7 +134,7 @@ func TestCloudLearnsTheQuota(t *testing.T) {
 // Cloud Config calls are counted against the Config region's quota.
 func TestCloudConfigCallsUseTheConfigRegion(t *testing.T) {
 	e := newEnv(t, mixed("sg-1"))
-	cloud := newCloud(t, e)
+	cloud := e.cloud(t)
 	if _, err := cloud.GetDiscoveredResource(context.Background(), region, "sg-1", remediation.SecurityGroupType); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +146,7 @@ func TestCloudConfigCallsUseTheConfigRegion(t *testing.T) {
 // Clouds of one account can share a limiter.
 func TestCloudSharedRateLimiter(t *testing.T) {
 	e := newEnv(t, mixed("sg-1"))
-	a, b := newCloud(t, e), newCloud(t, e)
+	a, b := e.cloud(t), e.cloud(t)
 	b.SetRateLimiter(a.RateLimiter())
 	for _, c := range []*remediation.Cloud{a, b} {
 		if _, err := c.DescribeSecurityGroupAttribute(context.Background(), region, "sg-1", ""); err != nil {

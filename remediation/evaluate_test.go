@@ -17,15 +17,7 @@ import (
 // evaluator is an Evaluator on the env's emulator with the real SDK clients.
 func (e *env) evaluator(t testing.TB) *remediation.Evaluator {
 	t.Helper()
-	cred, err := remediation.StaticCredential("ak-test", "secret-test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := remediation.NewCloud(cred, e.settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := remediation.NewEvaluator(e.settings, cloud, slog.New(slog.NewJSONHandler(e.logs, nil)))
+	ev, err := remediation.NewEvaluator(e.settings, e.cloud(t), slog.New(slog.NewJSONHandler(e.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

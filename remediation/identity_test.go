@@ -47,16 +47,12 @@ func TestRuleIdentityAgreesWithEmulator(t *testing.T) {
 				t.Errorf("SameRule = %v, want %v", got, tt.same)
 			}
 			e := newEnv(t, group("sg-id"))
-			cred, _ := remediation.StaticCredential("ak-test", "secret-test", "")
-			cloud, err := remediation.NewCloud(cred, e.settings)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cloud := e.cloud(t)
 			ctx := context.Background()
 			if err := cloud.AuthorizeSecurityGroup(ctx, region, "sg-id", []remediation.Rule{tt.a}); err != nil {
 				t.Fatal(err)
 			}
-			err = cloud.AuthorizeSecurityGroup(ctx, region, "sg-id", []remediation.Rule{tt.b})
+			err := cloud.AuthorizeSecurityGroup(ctx, region, "sg-id", []remediation.Rule{tt.b})
 			if dup := remediation.IsDuplicateRule(err); dup != tt.same || err != nil && !dup {
 				t.Errorf("the emulator answered %v to the second rule; SameRule says same=%v", err, tt.same)
 			}

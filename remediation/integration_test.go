@@ -63,9 +63,10 @@ func newEnv(t testing.TB, groups ...cloudtest.Group) *env {
 	return &env{srv: srv, settings: s, logs: &syncBuffer{}}
 }
 
-func (e *env) remediator(t testing.TB, secret string) *remediation.Remediator {
+// cloudAs is the SDK adapter on the env's emulator, signing with key.
+func (e *env) cloudAs(t testing.TB, key cloudtest.Key) *remediation.Cloud {
 	t.Helper()
-	cred, err := remediation.StaticCredential("ak-test", secret, "")
+	cred, err := remediation.StaticCredential(key.AccessKeyID, key.AccessKeySecret, key.SecurityToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +74,17 @@ func (e *env) remediator(t testing.TB, secret string) *remediation.Remediator {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cloud
+}
+
+// cloud is cloudAs with the env's own key.
+func (e *env) cloud(t testing.TB) *remediation.Cloud {
+	return e.cloudAs(t, cloudtest.Key{AccessKeyID: "ak-test", AccessKeySecret: "secret-test"})
+}
+
+func (e *env) remediator(t testing.TB, secret string) *remediation.Remediator {
+	t.Helper()
+	cloud := e.cloudAs(t, cloudtest.Key{AccessKeyID: "ak-test", AccessKeySecret: secret})
 	r, err := remediation.New(e.settings, cloud, cloud, slog.New(slog.NewJSONHandler(e.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
