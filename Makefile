@@ -41,6 +41,8 @@ fuzz: ## a short run of every fuzz target (FUZZTIME each)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./remediation
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePortRange$$' -fuzztime $(FUZZTIME) ./remediation
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePorts$$' -fuzztime $(FUZZTIME) ./remediation
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvaluation$$' -fuzztime $(FUZZTIME) ./remediation
+	$(GO) test -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime $(FUZZTIME) ./remediation/notify
 
 replay: build ## replay the sample event offline against the built-in emulator (EVENT=...)
 	@bin/sg-remediation replay $(EVENT)
