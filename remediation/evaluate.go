@@ -134,6 +134,8 @@ func (ev *EvaluationEvent) check() error {
 		return bad("configurationItem has no resourceId")
 	case it.RegionID == "":
 		return bad("configuration item %s has no regionId", it.ResourceID)
+	case !ValidRegion(it.RegionID):
+		return bad("configuration item %s: regionId %q is not a region id", it.ResourceID, it.RegionID)
 	case it.AccountID != "" && !ValidAccountID(it.AccountID.String()):
 		return bad("configuration item %s: accountId %q is not a 16-digit account id", it.ResourceID, it.AccountID)
 	}

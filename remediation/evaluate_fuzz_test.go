@@ -29,6 +29,9 @@ func FuzzDecodeEvaluation(f *testing.F) {
 		if ev.ResultToken == "" || it.ResourceID == "" || it.RegionID == "" {
 			t.Fatalf("accepted an event without token, resource or region: %+v", ev)
 		}
+		if !ValidRegion(it.RegionID) {
+			t.Fatalf("accepted region %q", it.RegionID)
+		}
 		if a := it.AccountID.String(); a != "" && !ValidAccountID(a) {
 			t.Fatalf("accepted account id %q", a)
 		}

@@ -258,6 +258,7 @@ func TestDecodeEvaluationBadInput(t *testing.T) {
 		"no token":       `{"invokingEvent":{"configurationItem":{"resourceId":"sg-1","regionId":"r"}},"resultToken":""}`,
 		"no resource":    `{"invokingEvent":{"configurationItem":{"regionId":"r"}},"resultToken":"t"}`,
 		"no region":      `{"invokingEvent":{"configurationItem":{"resourceId":"sg-1"}},"resultToken":"t"}`,
+		"bad region":     `{"invokingEvent":{"configurationItem":{"resourceId":"sg-1","regionId":"CN HZ"}},"resultToken":"t"}`,
 		"bad account":    `{"invokingEvent":{"configurationItem":{"resourceId":"sg-1","regionId":"r","accountId":12}},"resultToken":"t"}`,
 		"invoking junk":  `{"invokingEvent":"{not json","resultToken":"t"}`,
 		"truncated":      `{"invokingEvent":{"configurationItem":{`,

@@ -137,6 +137,9 @@ func decodeResource(raw json.RawMessage) (Resource, error) {
 		return Resource{}, fmt.Errorf("missing resourceId")
 	case r.RegionID == "":
 		return Resource{}, fmt.Errorf("resource %s: missing regionId", r.ResourceID)
+	case !ValidRegion(r.RegionID):
+		// It names the regional endpoint: never let it shape a host name.
+		return Resource{}, fmt.Errorf("resource %s: regionId %q is not a region id (lower-case letters, digits and '-')", r.ResourceID, r.RegionID)
 	case r.AccountID != "" && !ValidAccountID(r.AccountID):
 		return Resource{}, fmt.Errorf("resource %s: accountId %q is not a 16-digit account id", r.ResourceID, r.AccountID)
 	}

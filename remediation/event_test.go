@@ -30,6 +30,7 @@ func TestDecodeEvent(t *testing.T) {
 		{name: "broken json", payload: `[{"regionId":`, errHas: "ends early, at byte 13"},
 		{name: "truncated object", payload: `{"resourceId":"sg-1","regionId":"cn-hangzhou"`, errHas: "ends early"},
 		{name: "bad character", payload: `[{"regionId":"r",,"resourceId":"a"}]`, errHas: "at byte 18"},
+		{name: "region not a region id", payload: `[{"regionId":"cn-hangzhou.evil.example/","resourceId":"a"}]`, errHas: "is not a region id"},
 		{name: "short account id", payload: `[{"regionId":"r","resourceId":"a","accountId":"12"}]`, errHas: "not a 16-digit account id"},
 		{name: "account id not digits", payload: `[{"regionId":"r","resourceId":"a","accountId":"12345678901234ab"}]`, errHas: "not a 16-digit account id"},
 		{name: "empty array", payload: `[]`, errHas: "no resources"},
@@ -118,6 +119,9 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("%d resources", len(got))
 		}
 		for _, r := range got {
+			if !ValidRegion(r.RegionID) {
+				t.Fatalf("accepted region %q", r.RegionID)
+			}
 			if r.AccountID != "" && !ValidAccountID(r.AccountID) {
 				t.Fatalf("accepted account id %q", r.AccountID)
 			}
