@@ -235,6 +235,24 @@ func TestFunctionBinary(t *testing.T) {
 		t.Error("the IPv6 SSH rule was not revoked")
 	}
 
+	// (1b) An evaluation event of the custom rule: the verdict answered and
+	// reported with PutEvaluations, no ECS call.
+	emu.ResetCalls()
+	var m map[string]any
+	if err := json.Unmarshal(readEvent(t, "evaluation-web.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["resultToken"] = emu.NewResultToken()
+	payload, _ := json.Marshal(m)
+	res = rt.invoke(t, "req-eval", payload, good, 30*time.Second)
+	var verdict remediation.EvaluationReport
+	if res.kind != "response" || json.Unmarshal(res.body, &verdict) != nil || verdict.ComplianceType != remediation.NonCompliant || !verdict.Reported {
+		t.Errorf("evaluation answer %s: %s", res.kind, res.body)
+	}
+	if n, evs := emu.CallCount(""), emu.Evaluations(); n != 1 || len(evs) != 1 {
+		t.Errorf("%d calls and %d evaluations for an evaluation, want only PutEvaluations", n, len(evs))
+	}
+
 	// (2) A bad event: an error with a clear message and no cloud call.
 	emu.ResetCalls()
 	e := rt.invoke(t, "req-bad", []byte(`{"resourceId":"sg-bp1web00000000000001"}`), good, 30*time.Second).error(t)
