@@ -149,7 +149,7 @@ func (inv *invocation) accounts(ctx context.Context, cloud *remediation.Cloud, r
 		// account's groups, so every resource is theirs.
 		return remediation.OneAccount{API: cloud}, nil
 	}
-	if own == "" && needsOwnAccount(resources) {
+	if own == "" && namesOtherAccount(resources, "") {
 		id, err := cloud.GetCallerIdentity(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w: which account do these credentials belong to? %v", errNothingDone, err)
@@ -181,10 +181,11 @@ func (inv *invocation) logRates(ctx context.Context, own *remediation.Cloud) {
 	}
 }
 
-// needsOwnAccount reports whether any resource names an account.
-func needsOwnAccount(resources []remediation.Resource) bool {
+// namesOtherAccount reports whether a resource names an account other than
+// own (with own "", any account).
+func namesOtherAccount(resources []remediation.Resource, own string) bool {
 	for _, r := range resources {
-		if r.AccountID != "" {
+		if r.AccountID != "" && r.AccountID != own {
 			return true
 		}
 	}

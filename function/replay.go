@@ -160,15 +160,6 @@ func (c *cli) offlineCloud(inv *invocation, groups string, ev *remediation.Evalu
 	return emu, nil
 }
 
-func namesOtherAccount(resources []remediation.Resource, own string) bool {
-	for _, r := range resources {
-		if r.AccountID != "" && r.AccountID != own {
-			return true
-		}
-	}
-	return false
-}
-
 // replayRemediation runs a remediation event and prints the report. Offline,
 // the notification is printed, never sent.
 func (c *cli) replayRemediation(ctx context.Context, inv *invocation, resources []remediation.Resource, o replayOpts, ncfg notify.Config) int {

@@ -270,24 +270,14 @@ func (c *Cloud) callJSON(ctx context.Context, cl *openapi.Client, region string,
 // call is callJSON for any request: the query, or a form body (RPC POST).
 func (c *Cloud) call(ctx context.Context, cl *openapi.Client, region string, params *openapi.Params, req *openapi.OpenApiRequest, resource string, out any) error {
 	action := tea.StringValue(params.Action)
-	ticket, err := c.limiter.Wait(ctx, RateKey{Region: region, Action: action})
+	var resp map[string]any
+	err := c.paced(ctx, RateKey{Region: region, Action: action}, resource, tea.StringValue(cl.Endpoint), func(rt *util.RuntimeOptions) (err error) {
+		resp, err = cl.CallApi(params, req, rt)
+		return err
+	})
 	if err != nil {
-		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
-	}
-	rt, err := c.runtime(ctx, tea.StringValue(cl.Endpoint))
-	if err != nil {
-		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
-	}
-	resp, err := cl.CallApi(params, req, rt)
-	if err != nil {
-		err = callError(action, resource, err)
-		var ae *APIError
-		if errors.As(err, &ae) {
-			c.limiter.Observe(ticket, Classify(ae) == RetryThrottled)
-		}
 		return err
 	}
-	c.limiter.Observe(ticket, false)
 	body, ok := resp["body"].(io.ReadCloser)
 	if !ok {
 		return &CallError{Action: action, Resource: resource, Err: errors.New("the SDK returned no body")}
@@ -310,6 +300,31 @@ func (c *Cloud) call(ctx context.Context, cl *openapi.Client, region string, par
 			return &CallError{Action: action, Resource: resource, Err: fmt.Errorf("read response: %w", err)}
 		}
 	}
+	return nil
+}
+
+// paced makes one call under the rate limiter: it waits for key's turn,
+// sizes the runtime options for ctx and host, and tells the limiter whether
+// the answer was a throttling one. A call without an answer (a network or
+// local error) is not observed. Errors come back classified (callError).
+func (c *Cloud) paced(ctx context.Context, key RateKey, resource, host string, do func(*util.RuntimeOptions) error) error {
+	ticket, err := c.limiter.Wait(ctx, key)
+	if err != nil {
+		return &CallError{Action: key.Action, Resource: resource, Local: true, Err: err}
+	}
+	rt, err := c.runtime(ctx, host)
+	if err != nil {
+		return &CallError{Action: key.Action, Resource: resource, Local: true, Err: err}
+	}
+	if err := do(rt); err != nil {
+		err = callError(key.Action, resource, err)
+		var ae *APIError
+		if errors.As(err, &ae) {
+			c.limiter.Observe(ticket, Classify(ae) == RetryThrottled)
+		}
+		return err
+	}
+	c.limiter.Observe(ticket, false)
 	return nil
 }
 

@@ -2,12 +2,20 @@ package remediation
 
 import (
 	"context"
-	"errors"
 
 	sts "github.com/alibabacloud-go/sts-20150401/v2/client"
 	util "github.com/alibabacloud-go/tea-utils/v2/service"
 	"github.com/alibabacloud-go/tea/tea"
 )
+
+// stsRegion is the region whose STS endpoint and quota the calls use: the
+// function's, else Config's.
+func (c *Cloud) stsRegion() string {
+	if c.FunctionRegion != "" {
+		return c.FunctionRegion
+	}
+	return c.configRegion
+}
 
 // stsEndpoint returns the host and protocol of STS: the override, or
 // sts.<function region>.aliyuncs.com.
@@ -15,11 +23,7 @@ func (c *Cloud) stsEndpoint() (string, string) {
 	if c.stsHost != "" {
 		return c.stsHost, c.stsProtocol
 	}
-	region := c.FunctionRegion
-	if region == "" {
-		region = c.configRegion
-	}
-	return "sts." + region + ".aliyuncs.com", "https"
+	return "sts." + c.stsRegion() + ".aliyuncs.com", "https"
 }
 
 // stsClient borrows an STS client. The STS SDK signs with the older
@@ -36,34 +40,17 @@ func (c *Cloud) stsClient() (*sts.Client, func(), error) {
 }
 
 // stsCall runs one STS call paced by the rate limiter (STS has quotas
-// too), with its runtime options; errors are classified as every other
-// call's.
+// too), like every other call.
 func (c *Cloud) stsCall(ctx context.Context, action, resource string, call func(*sts.Client, *util.RuntimeOptions) error) error {
-	region := c.FunctionRegion
-	if region == "" {
-		region = c.configRegion
-	}
-	ticket, err := c.limiter.Wait(ctx, RateKey{Region: region, Action: action})
-	if err != nil {
-		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
-	}
-	host, _ := c.stsEndpoint()
-	rt, err := c.runtime(ctx, host)
-	if err != nil {
-		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
-	}
 	cl, done, err := c.stsClient()
 	if err != nil {
 		return &CallError{Action: action, Resource: resource, Local: true, Err: err}
 	}
 	defer done()
-	err = call(cl, rt)
-	if err != nil {
-		err = callError(action, resource, err)
-	}
-	var ae *APIError
-	c.limiter.Observe(ticket, errors.As(err, &ae) && Classify(ae) == RetryThrottled)
-	return err
+	host, _ := c.stsEndpoint()
+	return c.paced(ctx, RateKey{Region: c.stsRegion(), Action: action}, resource, host, func(rt *util.RuntimeOptions) error {
+		return call(cl, rt)
+	})
 }
 
 // AssumeRole implements STSAPI.
