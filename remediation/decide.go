@@ -38,33 +38,43 @@ func (e exposure) String() string { return e.ports.String() + "/" + e.proto }
 // snapshot, the live rules and the audit, so they never disagree on what
 // "risky" means.
 func Decide(rules []Rule, risky PortSet) []Decision {
-	var drops []*Rule // the rules that can win condition 6
+	// Each rule's whole-internet source, read once: it is compared for
+	// every Drop rule.
+	srcs := make([]string, len(rules))
+	var drops []drop // the rules that can win condition 6
 	n := 0
 	for i := range rules {
 		r := &rules[i]
-		if r.ingress() && r.internetSource() != "" {
+		if !r.ingress() {
+			continue
+		}
+		if srcs[i] = r.internetSource(); srcs[i] != "" {
 			n++
 			if r.policy() == "drop" {
-				drops = append(drops, r)
+				drops = append(drops, drop{r, srcs[i]})
 			}
 		}
 	}
 	out := make([]Decision, 0, n)
 	for i := range rules {
-		r := &rules[i]
 		// 1. Direction is ingress; 3. the source is the whole internet.
-		if !r.ingress() || r.internetSource() == "" {
+		if srcs[i] == "" {
 			continue
 		}
-		out = append(out, decideOne(r, drops, risky))
+		out = append(out, decideOne(&rules[i], srcs[i], drops, risky))
 	}
 	return out
 }
 
-// decideOne judges an ingress rule open to the whole internet: conditions
-// 2, 4, 5 and 6 of the table, in that order.
-func decideOne(r *Rule, drops []*Rule, risky PortSet) Decision {
-	src := r.internetSource()
+// drop is an ingress Drop rule open to the whole internet, with its source.
+type drop struct {
+	rule *Rule
+	src  string
+}
+
+// decideOne judges an ingress rule open to the whole internet (src):
+// conditions 2, 4, 5 and 6 of the table, in that order.
+func decideOne(r *Rule, src string, drops []drop, risky PortSet) Decision {
 	keep := func(format string, args ...any) Decision {
 		return Decision{Rule: *r, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -96,7 +106,7 @@ func decideOne(r *Rule, drops []*Rule, risky PortSet) Decision {
 	var exposed []exposure
 	var blockedBy []string
 	for _, proto := range protos {
-		open, by := shadow(r, proto, hit, drops)
+		open, by := shadow(r, src, proto, hit, drops)
 		for _, s := range open {
 			exposed = append(exposed, exposure{s, proto})
 		}
@@ -122,12 +132,13 @@ func decideOne(r *Rule, drops []*Rule, risky PortSet) Decision {
 // rules that win against accept (condition 6), and those Drop rules. A Drop
 // rule wins when its priority number is not larger (at equal priority Drop
 // wins), it covers the protocol (or ALL) and its source covers the Accept
-// rule's (the same whole-internet family).
-func shadow(accept *Rule, proto string, hit PortSet, drops []*Rule) (PortSet, []string) {
+// rule's src (the same whole-internet family).
+func shadow(accept *Rule, src, proto string, hit PortSet, drops []drop) (PortSet, []string) {
 	open := hit
 	var by []string
-	for _, d := range drops {
-		if d.internetSource() != accept.internetSource() || d.Priority.Effective() > accept.Priority.Effective() {
+	for _, dr := range drops {
+		d := dr.rule
+		if dr.src != src || d.Priority.Effective() > accept.Priority.Effective() {
 			continue
 		}
 		if dp := d.protocol(); dp != proto && dp != "all" {
