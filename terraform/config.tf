@@ -21,11 +21,24 @@ locals {
 # `if v, ok := d.GetOk("exclude_resource_ids_scope"); ok`), so emptying a scope would leave
 # the old value in Cloud Config and a diff on every plan. Instead, the rule is replaced
 # whenever a scope goes from set to empty (or back): a new rule is created without it.
+# The scope checks of both rule kinds (this account's and the account group's) live here.
 resource "terraform_data" "rule_scope" {
   input = {
     excluded_resource_ids = local.exclude_resource_ids_scope != null
     rule_region_ids       = local.region_ids_scope != null
     tag_scope             = var.tag_scope_key != null
+  }
+
+  lifecycle {
+    precondition {
+      condition     = (var.tag_scope_key == null) == (var.tag_scope_value == null)
+      error_message = "Set tag_scope_key and tag_scope_value together (the API takes TagKeyScope and TagValueScope as a pair), or neither."
+    }
+
+    precondition {
+      condition     = !(local.custom_rule && local.scoped)
+      error_message = "excluded_resource_ids, rule_region_ids and the tag scope apply only to rules created from a managed rule (provider docs of alicloud_config_rule); a custom rule could silently evaluate and remediate the groups you meant to leave out. With rule_source = \"custom\" use the exemption tag (exempt_tag) or exceptions instead, or set rule_source = \"managed\"."
+    }
   }
 }
 
@@ -49,16 +62,6 @@ resource "alicloud_config_rule" "this" {
 
   lifecycle {
     replace_triggered_by = [terraform_data.rule_scope]
-
-    precondition {
-      condition     = (var.tag_scope_key == null) == (var.tag_scope_value == null)
-      error_message = "Set tag_scope_key and tag_scope_value together (the API takes TagKeyScope and TagValueScope as a pair), or neither."
-    }
-
-    precondition {
-      condition     = !(local.custom_rule && local.scoped)
-      error_message = "excluded_resource_ids, rule_region_ids and the tag scope apply only to rules created from a managed rule (provider docs of alicloud_config_rule); a custom rule could silently evaluate and remediate the groups you meant to leave out. With rule_source = \"custom\" use the exemption tag (exempt_tag) or exceptions instead, or set rule_source = \"managed\"."
-    }
   }
 
   # Config calls the function through its service-linked roles.
@@ -87,16 +90,6 @@ resource "alicloud_config_aggregate_config_rule" "this" {
 
   lifecycle {
     replace_triggered_by = [terraform_data.rule_scope]
-
-    precondition {
-      condition     = (var.tag_scope_key == null) == (var.tag_scope_value == null)
-      error_message = "Set tag_scope_key and tag_scope_value together (the API takes TagKeyScope and TagValueScope as a pair), or neither."
-    }
-
-    precondition {
-      condition     = !(local.custom_rule && local.scoped)
-      error_message = "excluded_resource_ids, rule_region_ids and the tag scope apply only to rules created from a managed rule (provider docs of alicloud_config_rule); a custom rule could silently evaluate and remediate the groups you meant to leave out. With rule_source = \"custom\" use the exemption tag (exempt_tag) or exceptions instead, or set rule_source = \"managed\"."
-    }
 
     precondition {
       condition     = var.maximum_execution_frequency == null

@@ -394,7 +394,7 @@ run "rejects_scope_with_custom_rule" {
     excluded_resource_ids = ["sg-aaa111"]
   }
 
-  expect_failures = [alicloud_config_rule.this]
+  expect_failures = [terraform_data.rule_scope]
 }
 
 ################################################################################
@@ -409,7 +409,7 @@ run "rejects_tag_key_without_value" {
     tag_scope_key = "env"
   }
 
-  expect_failures = [alicloud_config_rule.this]
+  expect_failures = [terraform_data.rule_scope]
 }
 
 run "rejects_tag_value_without_key" {
@@ -420,7 +420,20 @@ run "rejects_tag_value_without_key" {
     tag_scope_value = "prod"
   }
 
-  expect_failures = [alicloud_config_rule.this]
+  expect_failures = [terraform_data.rule_scope]
+}
+
+# The same checks hold for the account group's rule.
+run "rejects_tag_key_without_value_in_account_group_mode" {
+  command = plan
+
+  variables {
+    rule_source   = "managed"
+    aggregator_id = "ca-0123456789abcdef"
+    tag_scope_key = "env"
+  }
+
+  expect_failures = [terraform_data.rule_scope]
 }
 
 ################################################################################
