@@ -15,6 +15,9 @@ type Decision struct {
 	// cannot be read: it is neither kept silently nor revoked blindly; the
 	// resource fails so that a person looks at it.
 	Unreadable bool
+	// Shadowed is set on an Accept rule whose every risky port is blocked by
+	// winning Drop rules (condition 6); Reason names them.
+	Shadowed bool
 	// Excepted names the exception that keeps this risky rule (section 7).
 	Excepted *Exception
 	// Reason: "exposes 22/tcp to 0.0.0.0/0", "Drop rule sgr-x priority 1 blocks 22/tcp from 0.0.0.0/0", ...
@@ -115,7 +118,9 @@ func decideOne(r *Rule, src string, drops []drop, risky PortSet) Decision {
 		}
 	}
 	if len(exposed) == 0 {
-		return keep("%s blocks %s from %s", strings.Join(blockedBy, " and "), portList(hit, protos), src)
+		d := keep("%s blocks %s from %s", strings.Join(blockedBy, " and "), portList(hit, protos), src)
+		d.Shadowed = true
+		return d
 	}
 	d := Decision{Rule: *r, Risky: true, exposed: exposed, Exposed: make([]string, len(exposed))}
 	for i, e := range exposed {

@@ -46,6 +46,7 @@ func TestDecide(t *testing.T) {
 		reasonHas  string   // substring of the first decision's reason
 		omitted    int      // rules not judged at all (out of scope)
 		unreadable []string // ids whose port range cannot be read
+		shadowed   []string // ids of Accept rules fully blocked by Drop rules
 	}{
 		{name: "http kept", rules: []Rule{in("r1", "TCP", "80/80")}, reasonHas: "includes no risky port"},
 		{name: "https kept", rules: []Rule{in("r1", "tcp", "443/443")}},
@@ -83,7 +84,7 @@ func TestDecide(t *testing.T) {
 
 		// Rule 6: priority shadowing.
 		{name: "shadow full", rules: []Rule{in("a", "tcp", "22/22", prio(100)), drop("d", "tcp", "22/22", 1)},
-			reasonHas: "Drop rule d priority 1 blocks 22/tcp from 0.0.0.0/0"},
+			reasonHas: "Drop rule d priority 1 blocks 22/tcp from 0.0.0.0/0", shadowed: []string{"a"}},
 		{name: "shadow tie drop wins", rules: []Rule{in("a", "tcp", "22/22", prio(5)), drop("d", "tcp", "22/22", 5)}},
 		{name: "drop lower priority does not shadow", rules: []Rule{in("a", "tcp", "22/22", prio(1)), drop("d", "tcp", "22/22", 2)}, risky: []string{"a"}},
 		{name: "shadow partial", rules: []Rule{in("a", "tcp", "1/65535", prio(10)), drop("d", "tcp", "22/22", 1)},
@@ -110,19 +111,28 @@ func TestDecide(t *testing.T) {
 			if n := len(tt.rules) - len(got); n != tt.omitted {
 				t.Fatalf("judged %d of %d rules, want %d omitted: %+v", len(got), len(tt.rules), tt.omitted, got)
 			}
-			var risky, unreadable []string
+			var risky, unreadable, shadowed []string
 			for _, d := range got {
+				if d.Shadowed {
+					shadowed = append(shadowed, d.Rule.SecurityGroupRuleId)
+				}
 				if d.Unreadable {
 					unreadable = append(unreadable, d.Rule.SecurityGroupRuleId)
 				}
 				if d.Reason == "" {
 					t.Errorf("rule %s: decision without a reason", d.Rule.SecurityGroupRuleId)
 				}
+				if d.Shadowed && (!strings.Contains(d.Reason, " blocks ") || d.Rule.policy() != "accept" || d.Risky) {
+					t.Errorf("rule %s: shadowed=%v with reason %q", d.Rule.SecurityGroupRuleId, d.Shadowed, d.Reason)
+				}
 				if d.Risky {
 					risky = append(risky, d.Rule.SecurityGroupRuleId)
 				} else if len(d.Exposed) > 0 {
 					t.Errorf("rule %s kept but exposes %v", d.Rule.SecurityGroupRuleId, d.Exposed)
 				}
+			}
+			if tt.shadowed != nil && strings.Join(shadowed, ",") != strings.Join(tt.shadowed, ",") {
+				t.Errorf("shadowed = %v, want %v", shadowed, tt.shadowed)
 			}
 			if strings.Join(unreadable, ",") != strings.Join(tt.unreadable, ",") {
 				t.Errorf("unreadable = %v, want %v", unreadable, tt.unreadable)

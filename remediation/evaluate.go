@@ -338,7 +338,7 @@ func compliance(j Judgement, risky PortSet) (string, string) {
 			risks = append(risks, "cannot read the port range "+strconv.Quote(d.Rule.PortRange)+" of "+id)
 		case d.Excepted != nil:
 			accepted = append(accepted, id+" "+d.Reason)
-		case strings.Contains(d.Reason, " blocks "):
+		case d.Shadowed:
 			protective = append(protective, d.Reason)
 		}
 	}
