@@ -66,7 +66,7 @@ func IsEvaluationEvent(payload []byte) bool {
 		InvokingEvent json.RawMessage `json:"invokingEvent"`
 		ResultToken   json.RawMessage `json:"resultToken"`
 	}
-	return json.Unmarshal(data, &probe) == nil && len(probe.InvokingEvent) > 0 && len(probe.ResultToken) > 0
+	return fastJSON.Unmarshal(data, &probe) == nil && len(probe.InvokingEvent) > 0 && len(probe.ResultToken) > 0
 }
 
 // unwrapJSONString returns the text inside a JSON string, or data as it is.
