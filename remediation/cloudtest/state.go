@@ -186,21 +186,7 @@ func (s *Server) Load(r io.Reader) error {
 	if err := dec.Decode(&fx); err != nil {
 		return fmt.Errorf("cloudtest: fixture: %w", err)
 	}
-	gs := make([]*group, 0, len(fx.Groups))
-	seen := make(map[string]bool)
-	for _, g := range fx.Groups {
-		ng, err := newGroup(g)
-		if err != nil {
-			return err
-		}
-		k := key(g.RegionId, g.SecurityGroupId)
-		if seen[k] {
-			return fmt.Errorf("cloudtest: group %s listed twice", k)
-		}
-		seen[k] = true
-		gs = append(gs, ng)
-	}
-	return s.add(gs)
+	return s.AddGroups(fx.Groups...)
 }
 
 // add inserts new groups, all or none.
