@@ -117,18 +117,9 @@ func (c *cli) audit(ctx context.Context, args []string) int {
 	// The account: for the event, and for exceptions that name one (they
 	// match as in the remediation, where Config's event carries it).
 	if out != nil || exceptionsNameAccount(s) {
-		var id remediation.CallerIdentity
-		err := auditor.Retry.Do(ctx, func(ctx context.Context) (err error) {
-			id, err = cloud.GetCallerIdentity(ctx)
-			return err
-		})
-		if err == nil && id.AccountID == "" {
-			err = fmt.Errorf("the answer names no account")
-		}
-		if err != nil {
+		if auditor.AccountID, err = callerAccount(ctx, auditor, cloud); err != nil {
 			return c.fail(exitFailed, name, "nothing read: STS GetCallerIdentity: %v", err)
 		}
-		auditor.AccountID = id.AccountID
 	}
 	if o.allRegions {
 		if regions, err = auditor.Regions(ctx); err != nil {
@@ -152,20 +143,44 @@ func (c *cli) audit(ctx context.Context, args []string) int {
 		writeAudit(c.stdout, rep, auditTableWidth)
 	}
 	if out != nil {
-		event := rep.Event()
-		if len(event) == 0 {
-			fmt.Fprintf(c.stderr, "%s %s: no group with a risky rule: %s not written\n", c.prog, name, o.eventOut)
-		} else if err := out.commit(event); err != nil {
+		if err := c.writeEventOut(out, o.eventOut, rep); err != nil {
 			return c.fail(exitFailed, name, "--event-out: %v", err)
-		} else {
-			fmt.Fprintf(c.stderr, "%s %s: wrote %s (%d groups); next: %s replay --live %s, then %s replay --live --apply %s\n",
-				c.prog, name, o.eventOut, len(event), c.prog, o.eventOut, c.prog, o.eventOut)
 		}
 	}
 	if !rep.Clean() {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// callerAccount asks STS which account the credentials belong to.
+func callerAccount(ctx context.Context, auditor *remediation.Auditor, cloud *remediation.Cloud) (string, error) {
+	var id remediation.CallerIdentity
+	err := auditor.Retry.Do(ctx, func(ctx context.Context) (err error) {
+		id, err = cloud.GetCallerIdentity(ctx)
+		return err
+	})
+	if err == nil && id.AccountID == "" {
+		err = fmt.Errorf("the answer names no account")
+	}
+	return id.AccountID, err
+}
+
+// writeEventOut writes the remediation event of the audit's findings to
+// path (through out) and says what to run next; with no finding it writes
+// nothing and says so.
+func (c *cli) writeEventOut(out *pendingFile, path string, rep *remediation.AuditReport) error {
+	event := rep.Event()
+	if len(event) == 0 {
+		fmt.Fprintf(c.stderr, "%s audit: no group with a risky rule: %s not written\n", c.prog, path)
+		return nil
+	}
+	if err := out.commit(event); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "%s audit: wrote %s (%d groups); next: %s replay --live %s, then %s replay --live --apply %s\n",
+		c.prog, path, len(event), c.prog, path, c.prog, path)
+	return nil
 }
 
 // parseRegions reads --region: comma-separated region ids, duplicates
