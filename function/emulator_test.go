@@ -102,6 +102,23 @@ func (p *emulatorProcess) get(name string) string {
 }
 
 // stop sends sig and returns the exit code.
+// cloud is a Cloud pointed at the emulator with the endpoints and key it
+// printed, as a user's shell would have them after eval.
+func (p *emulatorProcess) cloud(t *testing.T) *remediation.Cloud {
+	t.Helper()
+	s := remediation.DefaultSettings()
+	s.ConfigEndpoint, s.ECSEndpoint, s.STSEndpoint = p.get("CONFIG_ENDPOINT"), p.get("ECS_ENDPOINT"), p.get("STS_ENDPOINT")
+	cred, err := remediation.StaticCredential(p.get(envAccessKeyID), p.get(envAccessKeySecret), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := remediation.NewCloud(cred, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloud
+}
+
 func (p *emulatorProcess) stop(t *testing.T, sig os.Signal) int {
 	t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil {
@@ -203,16 +220,7 @@ func TestEmulatorFlow(t *testing.T) {
 
 	// STS on the same listener, for the commands that ask who they are
 	// (audit) or assume roles (account groups).
-	s := remediation.DefaultSettings()
-	s.STSEndpoint = emu.get("STS_ENDPOINT")
-	cred, err := remediation.StaticCredential(emu.get(envAccessKeyID), emu.get(envAccessKeySecret), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := remediation.NewCloud(cred, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cloud := emu.cloud(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	id, err := cloud.GetCallerIdentity(ctx)
@@ -269,16 +277,7 @@ func TestEmulatorBinaryOptions(t *testing.T) {
 	// What account-group mode needs from it: the member group read
 	// through the aggregator, the member role assumed with the printed
 	// key, the member's group read with the assumed credentials.
-	s := remediation.DefaultSettings()
-	s.ConfigEndpoint, s.ECSEndpoint, s.STSEndpoint = emu.get("CONFIG_ENDPOINT"), emu.get("ECS_ENDPOINT"), emu.get("STS_ENDPOINT")
-	cred, err := remediation.StaticCredential(emu.get(envAccessKeyID), emu.get(envAccessKeySecret), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := remediation.NewCloud(cred, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cloud := emu.cloud(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const member, memberGroup = "2222222222222222", "sg-member0000000000000001"
